@@ -1,0 +1,298 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/domain"
+)
+
+// RegisterInput is a new account as the client sent it.
+type RegisterInput struct {
+	Name     string
+	Email    string
+	Password string
+}
+
+// Register creates an active account with role user. It returns a
+// *domain.ValidationError listing every bad field, or domain.ErrEmailTaken.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (domain.User, error) {
+	v := &domain.ValidationError{}
+	name, err := domain.ParseName(in.Name)
+	v.Merge("", err)
+	email, err := domain.ParseEmail(in.Email)
+	v.Merge("", err)
+	pw, err := domain.ParsePassword("password", in.Password)
+	v.Merge("", err)
+	if err := v.Err(); err != nil {
+		return domain.User{}, err
+	}
+	// Hashing is the expensive part; a taken email is only found after it,
+	// by the store's unique index, which is the one check that holds under
+	// concurrent registrations.
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("register: %w", err)
+	}
+	now := s.Clock.Now()
+	u := domain.User{
+		ID: domain.UserID(newID()), Name: name, Email: email, PasswordHash: hash,
+		IsActive: true, Role: domain.RoleUser, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Users.Create(ctx, u); err != nil {
+		return domain.User{}, fmt.Errorf("register: %w", err)
+	}
+	u.Version = 1
+	s.Logger.InfoContext(ctx, "user registered", "user_id", u.ID, "email", u.Email)
+	return u, nil
+}
+
+// LoginInput is a login attempt.
+type LoginInput struct {
+	Email    string
+	Password string
+	Client   Client
+}
+
+// Login checks the password and opens a session. An unknown email and a
+// wrong password both return domain.ErrInvalidCredentials after the same
+// bcrypt work. Too many failures for one account from one address return a
+// *domain.RetryError wrapping domain.ErrRateLimited, even for the right
+// password, until the window has passed. A correct password on an inactive
+// account returns domain.ErrAccountInactive.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
+	// A malformed email cannot belong to anyone; it takes the unknown-email
+	// path so the answer does not say which it was.
+	email, err := domain.ParseEmail(in.Email)
+	pw := domain.Password(in.Password)
+	limitKey := "login:" + truncate(strings.ToLower(strings.TrimSpace(in.Email)), 254) + "|" + in.Client.IP
+	if err := s.checkLoginLimit(ctx, limitKey); err != nil {
+		return Tokens{}, err
+	}
+
+	var u domain.User
+	if err == nil {
+		u, err = s.Users.ByEmail(ctx, email)
+	}
+	var invalid *domain.ValidationError
+	switch {
+	case errors.Is(err, domain.ErrNotFound), errors.As(err, &invalid):
+		err = s.Hasher.Compare(ctx, s.dummyHash, pw)
+		if err == nil || errors.Is(err, domain.ErrInvalidCredentials) {
+			s.loginFailed(ctx, limitKey, "", email)
+			return Tokens{}, domain.ErrInvalidCredentials
+		}
+		return Tokens{}, fmt.Errorf("login: %w", err)
+	case err != nil:
+		return Tokens{}, fmt.Errorf("login: %w", err)
+	}
+	if err := s.Hasher.Compare(ctx, u.PasswordHash, pw); err != nil {
+		if errors.Is(err, domain.ErrInvalidCredentials) {
+			s.loginFailed(ctx, limitKey, u.ID, email)
+			return Tokens{}, domain.ErrInvalidCredentials
+		}
+		return Tokens{}, fmt.Errorf("login: %w", err)
+	}
+	if !u.IsActive {
+		return Tokens{}, domain.ErrAccountInactive
+	}
+	if s.Hasher.NeedsRehash(u.PasswordHash) {
+		s.rehashLater(ctx, u, pw)
+	}
+	t, err := s.openSession(ctx, u, in.Client)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("login: %w", err)
+	}
+	s.Logger.InfoContext(ctx, "login", "user_id", u.ID, "session_id", t.SessionID)
+	return t, nil
+}
+
+func (s *Service) checkLoginLimit(ctx context.Context, key string) error {
+	if s.policy.LoginFailuresPerMinute <= 0 {
+		return nil
+	}
+	w, err := s.Limiter.Peek(ctx, key)
+	if err != nil {
+		// The limiter adapters fall back to process memory themselves; an
+		// error here means even that failed, and refusing every login would
+		// turn a limiter fault into an outage.
+		s.Logger.WarnContext(ctx, "login limiter unavailable", "err", err)
+		return nil
+	}
+	if w.Count >= int64(s.policy.LoginFailuresPerMinute) {
+		return &domain.RetryError{Err: domain.ErrRateLimited, RetryAfter: w.ResetIn}
+	}
+	return nil
+}
+
+func (s *Service) loginFailed(ctx context.Context, limitKey string, id domain.UserID, email domain.Email) {
+	s.Logger.InfoContext(ctx, "login failed", "user_id", id, "email", email)
+	if s.policy.LoginFailuresPerMinute <= 0 {
+		return
+	}
+	if _, err := s.Limiter.Hit(ctx, limitKey, time.Minute); err != nil {
+		s.Logger.WarnContext(ctx, "login limiter unavailable", "err", err)
+	}
+}
+
+// rehashLater replaces a hash made with weaker settings, after the answer
+// has gone out: the login already paid for one bcrypt run.
+func (s *Service) rehashLater(ctx context.Context, u domain.User, pw domain.Password) {
+	ctx = context.WithoutCancel(ctx)
+	s.background.Go(func() {
+		hash, err := s.Hasher.Hash(ctx, pw)
+		if err != nil {
+			s.Logger.WarnContext(ctx, "rehash failed", "user_id", u.ID, "err", err)
+			return
+		}
+		_, err = s.Users.Update(ctx, u.ID, func(cur *domain.User) error {
+			// Only if the password is still the one just checked: a
+			// password change in between must win.
+			if cur.PasswordHash != u.PasswordHash {
+				return errRehashStale
+			}
+			cur.PasswordHash = hash
+			return nil
+		})
+		switch {
+		case err == nil:
+			s.Logger.InfoContext(ctx, "password rehashed", "user_id", u.ID)
+		case !errors.Is(err, errRehashStale):
+			s.Logger.WarnContext(ctx, "rehash failed", "user_id", u.ID, "err", err)
+		}
+	})
+}
+
+var errRehashStale = errors.New("password changed since login")
+
+func (s *Service) openSession(ctx context.Context, u domain.User, c Client) (Tokens, error) {
+	now := s.Clock.Now()
+	secret := domain.NewRefreshSecret()
+	sess := domain.Session{
+		ID: domain.SessionID(newID()), UserID: u.ID,
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.policy.RefreshTTL),
+		UserAgent: truncate(c.UserAgent, 512), IP: c.IP,
+	}
+	tok := domain.RefreshToken{Hash: secret.Hash(), SessionID: sess.ID, IssuedAt: now, ExpiresAt: sess.ExpiresAt}
+	if err := s.Sessions.Create(ctx, sess, tok); err != nil {
+		return Tokens{}, err
+	}
+	return s.issue(ctx, u, sess.ID, secret, now)
+}
+
+func (s *Service) issue(ctx context.Context, u domain.User, sid domain.SessionID, refresh domain.RefreshSecret, now time.Time) (Tokens, error) {
+	access, err := s.Tokens.Issue(ctx, domain.AccessClaims{
+		UserID: u.ID, SessionID: sid, Role: u.Role, TokenID: uuid.NewString(),
+		IssuedAt: now, ExpiresAt: now.Add(s.policy.AccessTTL),
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{Access: access, Refresh: refresh, ExpiresIn: s.policy.AccessTTL, SessionID: sid}, nil
+}
+
+// Refresh exchanges a refresh token for a new pair and rotates it. An
+// unknown, expired or revoked token returns domain.ErrUnauthenticated. A
+// token that was already rotated is exchanged again within the reuse
+// interval (two tabs refreshing at once); past it, the reuse suggests a
+// stolen token, so the whole session is revoked and the answer is
+// domain.ErrUnauthenticated.
+func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error) {
+	if presented == "" {
+		return Tokens{}, domain.ErrUnauthenticated
+	}
+	now := s.Clock.Now()
+	next := domain.NewRefreshSecret()
+	var decision domain.Exchange
+	sess, err := s.Sessions.Exchange(ctx, domain.RefreshSecret(presented).Hash(),
+		func(sess *domain.Session, t *domain.RefreshToken) (*domain.RefreshToken, error) {
+			decision = domain.DecideExchange(*sess, *t, now, s.policy.RefreshReuseInterval)
+			switch decision {
+			case domain.ExchangeRefuse:
+				return nil, domain.ErrUnauthenticated
+			case domain.ExchangeReuse:
+				sess.Revoke(now)
+				return nil, nil
+			case domain.ExchangeRotate:
+				t.RotatedAt = &now
+			}
+			sess.LastUsedAt = now
+			sess.ExpiresAt = now.Add(s.policy.RefreshTTL)
+			return &domain.RefreshToken{Hash: next.Hash(), SessionID: sess.ID, IssuedAt: now, ExpiresAt: sess.ExpiresAt}, nil
+		})
+	switch {
+	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrUnauthenticated):
+		return Tokens{}, domain.ErrUnauthenticated
+	case err != nil:
+		return Tokens{}, fmt.Errorf("refresh: %w", err)
+	case decision == domain.ExchangeReuse:
+		s.Logger.WarnContext(ctx, "refresh token reused after rotation; session revoked",
+			"user_id", sess.UserID, "session_id", sess.ID)
+		return Tokens{}, domain.ErrUnauthenticated
+	}
+	u, err := s.Users.ByID(ctx, sess.UserID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return Tokens{}, domain.ErrUnauthenticated
+	case err != nil:
+		return Tokens{}, fmt.Errorf("refresh: %w", err)
+	case !u.IsActive:
+		return Tokens{}, domain.ErrAccountInactive
+	}
+	return s.issue(ctx, u, sess.ID, next, now)
+}
+
+// Authenticate checks a bearer access token and that its session is still
+// live, and returns the caller as stored now: a role change or deactivation
+// takes effect on the next request, not at token expiry. Failures return
+// domain.ErrUnauthenticated, or domain.ErrAccountInactive for a deactivated
+// account.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
+	claims, err := s.Tokens.Verify(ctx, bearer)
+	if err != nil {
+		return Principal{}, domain.ErrUnauthenticated
+	}
+	sess, err := s.Sessions.ByID(ctx, claims.SessionID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return Principal{}, domain.ErrUnauthenticated
+	case err != nil:
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	case !sess.Live(s.Clock.Now()) || sess.UserID != claims.UserID:
+		return Principal{}, domain.ErrUnauthenticated
+	}
+	u, err := s.Users.ByID(ctx, claims.UserID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return Principal{}, domain.ErrUnauthenticated
+	case err != nil:
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	case !u.IsActive:
+		return Principal{}, domain.ErrAccountInactive
+	}
+	return Principal{User: u, Session: sess}, nil
+}
+
+// Logout revokes the caller's session: its access and refresh tokens stop
+// working at once.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	if _, err := s.Sessions.Revoke(ctx, p.Session.ID, s.Clock.Now()); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	s.Logger.InfoContext(ctx, "logout", slog.String("user_id", string(p.User.ID)), slog.String("session_id", string(p.Session.ID)))
+	return nil
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
