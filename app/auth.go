@@ -92,7 +92,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	case err != nil:
 		return Tokens{}, fmt.Errorf("login: %w", err)
 	}
-	if err := s.Hasher.Compare(ctx, u.PasswordHash, pw); err != nil {
+	if err := s.checkPassword(ctx, u, pw); err != nil {
 		if errors.Is(err, domain.ErrInvalidCredentials) {
 			s.loginFailed(ctx, limitKey, u.ID, email)
 			return Tokens{}, domain.ErrInvalidCredentials

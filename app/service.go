@@ -22,13 +22,18 @@ import (
 type Deps struct {
 	Users    ports.UserStore
 	Sessions ports.SessionStore
-	Hasher   ports.PasswordHasher
-	Tokens   ports.TokenIssuer
+	// Directory lists users for administrators; nil turns listing off.
+	Directory ports.UserDirectory
+	Hasher    ports.PasswordHasher
+	Tokens    ports.TokenIssuer
 	// Limiter counts failed logins; it may be nil when Policy turns the
 	// login limit off.
 	Limiter ports.RateLimiter
-	Clock   ports.Clock
-	Logger  *slog.Logger
+	// Credentials remembers recently checked passwords (see
+	// CredentialCache); nil turns that off.
+	Credentials CredentialCache
+	Clock       ports.Clock
+	Logger      *slog.Logger
 }
 
 // Policy holds the rules that configuration may change.
@@ -66,6 +71,9 @@ func New(ctx context.Context, d Deps, p Policy) (*Service, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Credentials == nil {
+		d.Credentials = noCredentialCache{}
 	}
 	dummy, err := d.Hasher.Hash(ctx, domain.Password(domain.NewRefreshSecret()))
 	if err != nil {

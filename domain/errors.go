@@ -70,3 +70,7 @@ type RetryError struct {
 
 func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
+
+// ErrWrongPassword is a failed check of the current password by a caller who
+// is already authenticated (password change); it is not a login failure.
+var ErrWrongPassword = errors.New("current password is incorrect")
