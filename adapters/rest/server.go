@@ -1,0 +1,139 @@
+// Package rest is the HTTP adapter: echo routes, request and response DTOs,
+// middleware, and the one place where errors become status codes
+// (errors.go). It drives the application through the App interface and knows
+// nothing of stores, hashing or token formats.
+package rest
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/authd/authd/app"
+	"github.com/authd/authd/domain"
+	"github.com/authd/authd/ports"
+)
+
+// App is what the HTTP adapter calls on the application; cmd passes
+// *app.Service. Declared here, where it is used, so handler tests can pass a
+// stub and so the adapter's reach into the core is visible in one place.
+type App interface {
+	Register(ctx context.Context, in app.RegisterInput) (domain.User, error)
+	Login(ctx context.Context, in app.LoginInput) (app.Tokens, error)
+	Refresh(ctx context.Context, refreshToken string) (app.Tokens, error)
+	Logout(ctx context.Context, p app.Principal) error
+	Authenticate(ctx context.Context, bearer string) (app.Principal, error)
+}
+
+// Options configures a Server.
+type Options struct {
+	// App runs the use cases. Required.
+	App App
+
+	// Limiter counts requests per client address on /auth/*; required when
+	// IPRatePerMinute is above 0, which is the number of such requests one
+	// address may make per minute (0 turns the limit off).
+	Limiter         ports.RateLimiter
+	IPRatePerMinute int
+
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// working out the client address. Empty: the peer is the client.
+	TrustedProxies []netip.Prefix
+
+	// Ready lists the dependencies GET /readyz checks, by the name it
+	// reports them under ("database", "redis"). Each check gets ReadyTimeout
+	// (default 2s) and must return nil when the dependency answers.
+	Ready        map[string]func(context.Context) error
+	ReadyTimeout time.Duration
+
+	// Logger receives 5xx causes, panics and failed readiness checks, each
+	// tagged with the request id. Nil discards.
+	Logger *slog.Logger
+	// Version is the build version. Nothing serves it yet; it is meant for
+	// the OpenAPI document's info.version once GET /openapi.json exists.
+	Version string
+}
+
+// Server is the HTTP API of authd. It is an http.Handler; cmd serves it with
+// its own http.Server, which owns timeouts and shutdown.
+type Server struct {
+	echo    *echo.Echo
+	app     App
+	limiter ports.RateLimiter
+	ipRate  int
+	trusted []netip.Prefix
+	ready   map[string]func(context.Context) error
+	readyIn time.Duration
+	log     *slog.Logger
+	version string
+}
+
+// NewServer builds the router. It panics when App is nil, or when
+// IPRatePerMinute is positive and Limiter is nil: both are wiring mistakes
+// in cmd that no request could recover from, caught at start-up.
+func NewServer(o Options) *Server {
+	switch {
+	case o.App == nil:
+		panic("rest: Options.App is nil")
+	case o.IPRatePerMinute > 0 && o.Limiter == nil:
+		panic("rest: Options.IPRatePerMinute is set but Options.Limiter is nil")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 2 * time.Second
+	}
+	s := &Server{
+		echo:    echo.New(),
+		app:     o.App,
+		limiter: o.Limiter,
+		ipRate:  o.IPRatePerMinute,
+		trusted: o.TrustedProxies,
+		ready:   o.Ready,
+		readyIn: o.ReadyTimeout,
+		log:     slog.New(LogHandler(o.Logger.Handler())),
+		version: o.Version,
+	}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	// echo's default extractor reads no header at all, and its XFF
+	// extractor trusts private ranges by default; ours believes only the
+	// configured proxies. Setting it keeps c.RealIP() consistent with
+	// the address sessions and rate limits see.
+	e.IPExtractor = func(r *http.Request) string { return addrString(clientAddr(r, s.trusted)) }
+	s.routes()
+	return s
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// routes is the whole API surface in one place. Middleware installed with
+// Use runs for every request, unmatched ones (404, 405) included, so those
+// answers carry a request id and problem documents too.
+func (s *Server) routes() {
+	e := s.echo
+	e.Use(
+		s.requestID,
+		s.recoverPanic,
+		securityHeaders,
+		limitBody,
+		s.limitIP, // only counts paths under /auth/
+	)
+
+	e.POST("/auth/register", s.register)
+	e.POST("/auth/login", s.login)
+	e.POST("/auth/refresh", s.refresh)
+	e.POST("/auth/logout", s.logout, s.requireBearer)
+	e.GET("/auth/me", s.me, s.requireBearer)
+	e.GET("/users/me", s.me, s.requireBearer)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+}
