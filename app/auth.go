@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -71,7 +72,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	// path so the answer does not say which it was.
 	email, err := domain.ParseEmail(in.Email)
 	pw := domain.Password(in.Password)
-	limitKey := "login:" + truncate(strings.ToLower(strings.TrimSpace(in.Email)), 254) + "|" + in.Client.IP
+	limitKey := "login:" + truncate(strings.ToLower(strings.TrimSpace(in.Email)), 254) + "|" + limitAddress(in.Client.IP)
 	if err := s.checkLoginLimit(ctx, limitKey); err != nil {
 		return Tokens{}, err
 	}
@@ -243,6 +244,12 @@ func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error)
 	case err != nil:
 		return Tokens{}, fmt.Errorf("refresh: %w", err)
 	case !u.IsActive:
+		// Deactivation revokes sessions; one that slipped through (a race
+		// with it) is revoked here, so the rotation just stored cannot later
+		// look like token theft if the account is reactivated.
+		if _, err := s.Sessions.Revoke(ctx, sess.ID, now); err != nil {
+			return Tokens{}, fmt.Errorf("refresh: %w", err)
+		}
 		return Tokens{}, domain.ErrAccountInactive
 	}
 	return s.issue(ctx, u, sess.ID, next, now)
@@ -287,6 +294,18 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	}
 	s.Logger.InfoContext(ctx, "logout", slog.String("user_id", string(p.User.ID)), slog.String("session_id", string(p.Session.ID)))
 	return nil
+}
+
+// limitAddress is the part of a client address that rate limits count: an
+// IPv6 client usually holds a whole /64, so counting single addresses would
+// let it walk around the limit.
+func limitAddress(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Unmap().Is6() {
+		return ip
+	}
+	p, _ := addr.Prefix(64)
+	return p.String()
 }
 
 func truncate(s string, n int) string {

@@ -357,3 +357,35 @@ func TestConcurrentRefreshesOfOneTokenNeverBothSucceedWithoutGrace(t *testing.T)
 		t.Fatalf("%d refreshes succeeded, want 1", ok.Load())
 	}
 }
+
+func TestRefreshOfAnInactiveAccountRevokesTheSession(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, policy)
+	u := f.register(t, "ada@example.com")
+	tok, _ := f.login(t, "ada@example.com", "strongpass123")
+	// Deactivated behind the service's back, so its sessions were not revoked.
+	if _, err := f.users.Update(ctx, u.ID, func(u *domain.User) error { u.IsActive = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, string(tok.Refresh)); !errors.Is(err, domain.ErrAccountInactive) {
+		t.Fatalf("refresh: %v, want ErrAccountInactive", err)
+	}
+	if s, _ := f.sessions.ByID(ctx, tok.SessionID); s.RevokedAt == nil {
+		t.Error("session of an inactive account left live")
+	}
+}
+
+func TestLoginLimitCountsAnIPv6ClientByItsSlash64(t *testing.T) {
+	f := newFixture(t, policy)
+	f.register(t, "ada@example.com")
+	for i := range policy.LoginFailuresPerMinute {
+		ip := "2001:db8::" + string(rune('a'+i))
+		if _, err := f.svc.Login(context.Background(), app.LoginInput{Email: "ada@example.com", Password: "wrongpass123", Client: app.Client{IP: ip}}); !errors.Is(err, domain.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+	}
+	_, err := f.svc.Login(context.Background(), app.LoginInput{Email: "ada@example.com", Password: "strongpass123", Client: app.Client{IP: "2001:db8::ffff"}})
+	if !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("another address in the same /64: %v, want ErrRateLimited", err)
+	}
+}
