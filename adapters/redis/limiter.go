@@ -1,0 +1,127 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/authd/authd/ports"
+)
+
+var _ ports.RateLimiter = (*RateLimiter)(nil)
+
+// hitScript counts one event and opens the window on the first: INCR and
+// PEXPIRE in one step, so two instances hitting a new key at once cannot
+// both see it as new, or leave it without an expiry. A key that somehow
+// has no expiry gets one too, rather than counting forever.
+//
+// rueidis retries it on a connection error (within the call's deadline).
+// A connection idle since Redis went away is only found dead when written
+// to, and without the retry the first hit after Redis returns would land in
+// the fallback. The price: a hit whose reply was lost after Redis counted
+// it is counted twice, which errs on the side of the limit.
+var hitScript = rueidis.NewLuaScriptRetryable(`
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+`)
+
+// peekScript reads the count and what is left of the window together, so
+// the key cannot expire between the two. It writes nothing, so retrying it
+// is safe.
+var peekScript = rueidis.NewLuaScriptRetryable(`
+local n = redis.call('GET', KEYS[1])
+if not n then return {0, 0} end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = 0 end
+return {tonumber(n), ttl}
+`)
+
+// RateLimiter counts in Redis, so a limit holds across every instance.
+// While Redis cannot be reached it counts in fallback (process memory)
+// instead: limits then hold per instance, which is neither failing open
+// silently nor refusing everyone. A warning says so at most every
+// fallbackWarnEvery. Keys are never logged: they hold emails.
+type RateLimiter struct {
+	c        *Client
+	prefix   string
+	fallback ports.RateLimiter
+	warn     *warnEvery
+	fellBack atomic.Int64
+}
+
+const fallbackWarnEvery = 30 * time.Second
+
+// NewRateLimiter returns a limiter whose keys live under prefix in Redis.
+func NewRateLimiter(c *Client, prefix string, fallback ports.RateLimiter) *RateLimiter {
+	return &RateLimiter{c: c, prefix: prefix, fallback: fallback, warn: &warnEvery{interval: fallbackWarnEvery, log: c.log}}
+}
+
+// Hit counts one event. A window is at least a millisecond (Redis' unit);
+// zero or less is an error. Errors come only from the fallback.
+func (l *RateLimiter) Hit(ctx context.Context, key string, window time.Duration) (ports.Window, error) {
+	if window <= 0 {
+		return ports.Window{}, errors.New("redis limiter: window must be positive")
+	}
+	ms := int64((window + time.Millisecond - 1) / time.Millisecond)
+	var r rueidis.RedisResult
+	err := l.c.call(ctx, func(ctx context.Context) error {
+		r = hitScript.Exec(ctx, l.c.rdb, []string{l.prefix + key}, []string{strconv.FormatInt(ms, 10)})
+		return r.Error()
+	})
+	w, err := window2(r, err)
+	if err == nil {
+		return w, nil
+	}
+	l.fallingBack(ctx, "hit", err)
+	return l.fallback.Hit(ctx, key, window)
+}
+
+// Peek returns the key's window without counting. Errors come only from
+// the fallback.
+func (l *RateLimiter) Peek(ctx context.Context, key string) (ports.Window, error) {
+	var r rueidis.RedisResult
+	err := l.c.call(ctx, func(ctx context.Context) error {
+		r = peekScript.Exec(ctx, l.c.rdb, []string{l.prefix + key}, nil)
+		return r.Error()
+	})
+	w, err := window2(r, err)
+	if err == nil {
+		return w, nil
+	}
+	l.fallingBack(ctx, "peek", err)
+	return l.fallback.Peek(ctx, key)
+}
+
+// Fallbacks counts the calls answered by the fallback, for metrics.
+func (l *RateLimiter) Fallbacks() int64 { return l.fellBack.Load() }
+
+func (l *RateLimiter) fallingBack(ctx context.Context, op string, err error) {
+	l.fellBack.Add(1)
+	l.warn.warn(ctx, "rate limiter counting in process memory: redis failed", "op", op, "err", err)
+}
+
+// window2 reads a script's {count, milliseconds left} reply, unless the
+// call failed.
+func window2(r rueidis.RedisResult, err error) (ports.Window, error) {
+	if err != nil {
+		return ports.Window{}, err
+	}
+	v, err := r.AsIntSlice()
+	if err != nil {
+		return ports.Window{}, err
+	}
+	if len(v) != 2 {
+		return ports.Window{}, fmt.Errorf("redis limiter: script returned %d values, want 2", len(v))
+	}
+	return ports.Window{Count: v[0], ResetIn: time.Duration(v[1]) * time.Millisecond}, nil
+}
