@@ -10,20 +10,28 @@ import (
 	"time"
 
 	"github.com/authd/authd/adapters/bcrypt"
+	"github.com/authd/authd/adapters/hashpool"
 	"github.com/authd/authd/adapters/jwt"
 	"github.com/authd/authd/adapters/memory"
+	"github.com/authd/authd/adapters/readthrough"
+	"github.com/authd/authd/adapters/redis"
+	"github.com/authd/authd/adapters/rest"
 	"github.com/authd/authd/adapters/sqlstore"
 	"github.com/authd/authd/app"
 	"github.com/authd/authd/config"
 	"github.com/authd/authd/ports"
 )
 
+// newLogger builds the one process logger. Records made while serving a
+// request carry its request_id, so app's security events (failed login,
+// token reuse) can be matched to the request and its response header.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.Log.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(rest.LogHandler(h))
 }
 
 // stack is everything serve and the other commands build from config, and
@@ -78,12 +86,43 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		}
 	}
 
+	// The cache sits in front of the stores without app knowing: Redis
+	// with client-side caching when configured, else process memory.
 	var (
-		users    ports.UserStore    = sqlstore.NewUserStore(db)
-		sessions ports.SessionStore = sqlstore.NewSessionStore(db)
-		limiter  ports.RateLimiter  = memory.NewRateLimiter(clock)
+		cache   ports.Cache
+		limiter ports.RateLimiter = memory.NewRateLimiter(clock)
 	)
+	if cfg.Redis.URL != "" {
+		rc, err := redis.Open(ctx, redis.Options{
+			URL: cfg.Redis.URL, CacheSizeMB: cfg.Cache.SizeMB, LocalTTL: cfg.Cache.TTL, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		st.closers = append(st.closers, rc.Close)
+		st.ready["redis"] = rc.Ping
+		cache = redis.NewCache(rc, "authd:")
+		limiter = redis.NewRateLimiter(rc, "authd:rl:", limiter)
+	} else {
+		// About 1 KiB an entry (a JSON user or session and its key).
+		cache = memory.NewCache(cfg.Cache.SizeMB<<10, clock)
+	}
 	st.limiter = limiter
+	cacheOpts := readthrough.Options{TTL: cfg.Cache.TTL, Logger: log}
+	sqlUsers := sqlstore.NewUserStore(db)
+	users := readthrough.NewUserStore(sqlUsers, cache, cacheOpts)
+	sessions := readthrough.NewSessionStore(sqlstore.NewSessionStore(db), cache, cacheOpts)
+
+	// Every bcrypt run, the dummy one for unknown emails included, goes
+	// through one bounded pool, so hashing cannot take every core from the
+	// requests that need none.
+	hasher := hashpool.New(bcrypt.NewHasher(cfg.Hashing.BcryptCost), hashpool.Options{
+		Workers: cfg.Hashing.Workers, MaxWait: cfg.Hashing.MaxWait, Clock: clock,
+	})
+	var credentials app.CredentialCache
+	if cfg.Hashing.CredentialCacheTTL > 0 {
+		credentials = memory.NewCredentialCache(cfg.Hashing.CredentialCacheTTL, 100_000, clock)
+	}
 
 	secret := []byte(cfg.JWT.Secret.Reveal())
 	if len(secret) == 0 {
@@ -100,9 +139,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	}
 
 	svc, err := app.New(ctx, app.Deps{
-		Users: users, Sessions: sessions,
-		Hasher: bcrypt.NewHasher(cfg.Hashing.BcryptCost), Tokens: tokens,
-		Limiter: limiter, Clock: clock, Logger: log,
+		Users: users, Sessions: sessions, Hasher: hasher, Credentials: credentials,
+		Tokens: tokens, Limiter: limiter, Clock: clock, Logger: log,
 	}, app.Policy{
 		AccessTTL: cfg.JWT.AccessTokenTTL, RefreshTTL: cfg.JWT.RefreshTokenTTL,
 		RefreshReuseInterval:   cfg.JWT.RefreshReuseInterval,

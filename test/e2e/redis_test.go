@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// eventually polls f until it returns true or the bound passes. Cross-
+// instance invalidation is asynchronous (NOTES.md: a few milliseconds), so
+// "the next request" on another instance is checked with a bound that
+// fails a broken design without timing a healthy one.
+func eventually(t *testing.T, what string, f func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < 2*time.Second {
+		if f() {
+			return time.Since(start)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%s: still not true after 2s", what)
+	return 0
+}
+
+func TestTwoInstancesShareRevocationThroughRedis(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	startOwnRedis(t, port)
+	redisURL := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	env := map[string]string{
+		"AUTH_DATABASE_URL": postgresDatabase(t), "AUTH_REDIS_URL": redisURL,
+		"AUTH_JWT_SECRET": testSecret(t),
+	}
+	a := start(t, env)
+	env["AUTH_MIGRATE_ON_START"] = "false"
+	b := start(t, env)
+
+	tok := a.registerAndLogin(t, uniqueEmail(t))
+	// Warm both instances: the session and the user are now in each one's
+	// local (client-side) cache.
+	for range 3 {
+		expect(t, a.do(t, "GET", "/auth/me", tok.access, nil), 200)
+		expect(t, b.do(t, "GET", "/auth/me", tok.access, nil), 200)
+	}
+	expect(t, a.do(t, "POST", "/auth/logout", tok.access, nil), 204)
+	// On the instance that revoked, the very next request fails.
+	expect(t, a.do(t, "GET", "/auth/me", tok.access, nil), 401)
+	took := eventually(t, "instance b rejects the logged-out token", func() bool {
+		return b.do(t, "GET", "/auth/me", tok.access, nil).Status == 401
+	})
+	t.Logf("revocation reached the other instance within %v", took)
+	// And it stays rejected.
+	for range 5 {
+		expect(t, b.do(t, "GET", "/auth/me", tok.access, nil), 401)
+	}
+}
+
+// ownRedis is a redis-server private to one test, which it may kill and
+// restart; instances of that test share it as a deployment shares Redis.
+type ownRedis struct {
+	port int
+	cmd  *exec.Cmd
+}
+
+func startOwnRedis(t *testing.T, port int) *ownRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		requireURL(t, "AUTH_TEST_NO_SUCH_VARIABLE") // skips, or fails where services are required
+	}
+	r := &ownRedis{port: port}
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.kill)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return r
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("redis-server did not start")
+	return nil
+}
+
+func (r *ownRedis) kill() {
+	if r.cmd.Process != nil && r.cmd.ProcessState == nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	_, p, _ := net.SplitHostPort(freeAddr(t))
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func TestRedisOutageServesFromTheDatabaseAndNeverAcceptsARevokedToken(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	rd := startOwnRedis(t, port)
+	redisURL := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	env := map[string]string{
+		"AUTH_DATABASE_URL": postgresDatabase(t), "AUTH_REDIS_URL": redisURL,
+		"AUTH_JWT_SECRET": testSecret(t),
+	}
+	a := start(t, env)
+	env["AUTH_MIGRATE_ON_START"] = "false"
+	b := start(t, env)
+
+	email := uniqueEmail(t)
+	kept := a.registerAndLogin(t, email)
+	revoked := a.login(t, email, "strongpass123")
+	for _, inst := range []*instance{a, b} {
+		for _, tok := range []pair{kept, revoked} {
+			expect(t, inst.do(t, "GET", "/auth/me", tok.access, nil), 200) // warm
+		}
+	}
+	expect(t, a.do(t, "GET", "/readyz", "", nil), 200)
+
+	rd.kill()
+	// Reads keep working from the database; no 5xx for a missing cache.
+	for _, inst := range []*instance{a, b} {
+		expect(t, inst.do(t, "GET", "/auth/me", kept.access, nil), 200)
+	}
+	// A logout while Redis is down still revokes, on both instances.
+	expect(t, a.do(t, "POST", "/auth/logout", revoked.access, nil), 204)
+	for _, inst := range []*instance{a, b} {
+		expect(t, inst.do(t, "GET", "/auth/me", revoked.access, nil), 401)
+	}
+	// Login and refresh work without Redis too (rate limits fall back to
+	// process memory).
+	expect(t, b.do(t, "POST", "/auth/refresh", "", map[string]string{"refresh_token": kept.refresh}), 200)
+	r := a.do(t, "GET", "/readyz", "", nil)
+	if r.Status != 503 || !strings.Contains(string(r.Body), "redis") {
+		t.Errorf("readyz with Redis down: %d %s", r.Status, r.Body)
+	}
+
+	startOwnRedis(t, port)
+	eventually(t, "readyz recovers with Redis", func() bool { return a.do(t, "GET", "/readyz", "", nil).Status == 200 })
+	// After Redis is back, the revoked token is still refused everywhere,
+	// however many times it is tried (a stale cache entry would show here).
+	for range 20 {
+		for _, inst := range []*instance{a, b} {
+			expect(t, inst.do(t, "GET", "/auth/me", revoked.access, nil), 401)
+			expect(t, inst.do(t, "GET", "/auth/me", kept.access, nil), 200)
+		}
+	}
+}
