@@ -77,7 +77,9 @@ type Redis struct {
 // Cache configures caching of sessions and users.
 type Cache struct {
 	// TTL bounds how long a cached session or user may be served without
-	// an invalidation reaching it (AUTH_CACHE_TTL).
+	// an invalidation reaching it (AUTH_CACHE_TTL). 0 turns caching off:
+	// every authenticated request reads the database (a benchmark baseline,
+	// or for operators who want no cache at all).
 	TTL    time.Duration
 	SizeMB int // AUTH_CACHE_SIZE_MB: the in-process cache's size
 }

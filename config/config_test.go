@@ -297,6 +297,7 @@ var badValues = []struct {
 	{key: "AUTH_REDIS_URL", value: "redis://", wantMsg: "needs a host"},
 	{key: "AUTH_REDIS_URL", value: "redis://:p%zzss@cache:6379", wantMsg: "not a valid URL", secret: "p%zzss"},
 	{key: "AUTH_CACHE_TTL", value: "500ms", wantMsg: "must be between 1s and 1h, got 500ms"},
+	{key: "AUTH_CACHE_TTL", value: "-1s", wantMsg: "got -1s"},
 	{key: "AUTH_CACHE_TTL", value: "2h", wantMsg: "got 2h"},
 	{key: "AUTH_CACHE_SIZE_MB", value: "0", wantMsg: "must be between 1 and 4096, got 0"},
 	{key: "AUTH_CACHE_SIZE_MB", value: "4097", wantMsg: "got 4097"},
@@ -462,6 +463,7 @@ func TestGoodValues(t *testing.T) {
 		{"redis", map[string]string{"AUTH_REDIS_URL": "redis://:pw@127.0.0.1:6379/0"}, func(c config.Config) bool { return c.Redis.URL == "redis://:pw@127.0.0.1:6379/0" }},
 		{"rediss", map[string]string{"AUTH_REDIS_URL": "rediss://cache.internal:6380"}, func(c config.Config) bool { return c.Redis.URL != "" }},
 		{"no migrations", map[string]string{"AUTH_MIGRATE_ON_START": "false"}, func(c config.Config) bool { return !c.Database.MigrateOnStart }},
+		{"cache off", map[string]string{"AUTH_CACHE_TTL": "0s"}, func(c config.Config) bool { return c.Cache.TTL == 0 }},
 		{"no reuse grace", map[string]string{"AUTH_REFRESH_REUSE_INTERVAL": "0s"}, func(c config.Config) bool { return c.JWT.RefreshReuseInterval == 0 }},
 		{"secret of 32 bytes, kept as is", map[string]string{"AUTH_JWT_SECRET": " " + strings.Repeat("k", 30) + " "}, func(c config.Config) bool {
 			return c.JWT.Secret.Reveal() == " "+strings.Repeat("k", 30)+" "

@@ -138,7 +138,9 @@ func (r Redis) validate(e *Error) {
 }
 
 func (c Cache) validate(e *Error) {
-	between(e, "AUTH_CACHE_TTL", c.TTL, time.Second, time.Hour)
+	if c.TTL != 0 { // 0 turns caching off
+		between(e, "AUTH_CACHE_TTL", c.TTL, time.Second, time.Hour)
+	}
 	if c.SizeMB < 1 || c.SizeMB > 4096 {
 		e.add("AUTH_CACHE_SIZE_MB", "must be between 1 and 4096, got %d", c.SizeMB)
 	}

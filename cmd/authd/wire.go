@@ -87,14 +87,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	}
 
 	// The cache sits in front of the stores without app knowing: Redis
-	// with client-side caching when configured, else process memory.
+	// with client-side caching when configured, else process memory;
+	// AUTH_CACHE_TTL=0 reads the database on every request. Redis still
+	// carries the shared rate limits then.
 	var (
 		cache   ports.Cache
 		limiter ports.RateLimiter = memory.NewRateLimiter(clock)
 	)
 	if cfg.Redis.URL != "" {
 		rc, err := redis.Open(ctx, redis.Options{
-			URL: cfg.Redis.URL, CacheSizeMB: cfg.Cache.SizeMB, LocalTTL: cfg.Cache.TTL, Logger: log,
+			URL: cfg.Redis.URL, CacheSizeMB: cfg.Cache.SizeMB, LocalTTL: max(cfg.Cache.TTL, time.Second), Logger: log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
@@ -108,10 +110,15 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		cache = memory.NewCache(cfg.Cache.SizeMB<<10, clock)
 	}
 	st.limiter = limiter
-	cacheOpts := readthrough.Options{TTL: cfg.Cache.TTL, Logger: log}
-	sqlUsers := sqlstore.NewUserStore(db)
-	users := readthrough.NewUserStore(sqlUsers, cache, cacheOpts)
-	sessions := readthrough.NewSessionStore(sqlstore.NewSessionStore(db), cache, cacheOpts)
+	var (
+		users    ports.UserStore    = sqlstore.NewUserStore(db)
+		sessions ports.SessionStore = sqlstore.NewSessionStore(db)
+	)
+	if cfg.Cache.TTL > 0 {
+		cacheOpts := readthrough.Options{TTL: cfg.Cache.TTL, Logger: log}
+		users = readthrough.NewUserStore(users, cache, cacheOpts)
+		sessions = readthrough.NewSessionStore(sessions, cache, cacheOpts)
+	}
 
 	// Every bcrypt run, the dummy one for unknown emails included, goes
 	// through one bounded pool, so hashing cannot take every core from the

@@ -108,3 +108,9 @@ func TestVersionAndMigrateCommands(t *testing.T) {
 		t.Errorf("unknown command: %v %q", err, out)
 	}
 }
+
+func TestFlowWithCachingOff(t *testing.T) {
+	t.Parallel()
+	inst := start(t, map[string]string{"AUTH_DATABASE_URL": "sqlite::memory:", "AUTH_CACHE_TTL": "0s"})
+	checkFlow(t, inst)
+}
