@@ -73,3 +73,40 @@ func newTokensResponse(t app.Tokens) tokensResponse {
 		ExpiresIn: int64(t.ExpiresIn / time.Second),
 	}
 }
+
+// sessionResponse is one item of GET /users/me/sessions. user_agent and ip
+// are null when the request that opened the session did not say.
+type sessionResponse struct {
+	ID         string  `json:"id"`
+	CreatedAt  string  `json:"created_at"`
+	LastUsedAt string  `json:"last_used_at"`
+	ExpiresAt  string  `json:"expires_at"`
+	UserAgent  *string `json:"user_agent"`
+	IP         *string `json:"ip"`
+	Current    bool    `json:"current"`
+}
+
+func newSessionResponse(s domain.Session, current domain.SessionID) sessionResponse {
+	orNull := func(v string) *string {
+		if v == "" {
+			return nil
+		}
+		return &v
+	}
+	return sessionResponse{
+		ID:         string(s.ID),
+		CreatedAt:  timestamp(s.CreatedAt),
+		LastUsedAt: timestamp(s.LastUsedAt),
+		ExpiresAt:  timestamp(s.ExpiresAt),
+		UserAgent:  orNull(s.UserAgent),
+		IP:         orNull(s.IP),
+		Current:    s.ID == current,
+	}
+}
+
+// userPageResponse is one page of GET /admin/users. NextCursor is null on
+// the last page.
+type userPageResponse struct {
+	Items      []userResponse `json:"items"`
+	NextCursor *string        `json:"next_cursor"`
+}

@@ -56,6 +56,8 @@ var statusOf = []struct {
 	{domain.ErrEmailTaken, http.StatusConflict, problemType("email-taken"), "Email already registered", "Email already registered"},
 	{domain.ErrInvalidCredentials, http.StatusUnauthorized, problemType("invalid-credentials"), "Invalid credentials", "Invalid email or password"},
 	{domain.ErrUnauthenticated, http.StatusUnauthorized, problemType("unauthenticated"), "Unauthenticated", "Missing, invalid, expired or revoked token."},
+	// 401 like the others, but the token was fine: see handleError.
+	{domain.ErrWrongPassword, http.StatusUnauthorized, problemType("wrong-password"), "Wrong password", "Current password is incorrect"},
 	{domain.ErrAccountInactive, http.StatusForbidden, problemType("account-inactive"), "Account inactive", "This account is inactive."},
 	{domain.ErrForbidden, http.StatusForbidden, problemType("forbidden"), "Forbidden", "Your role does not allow this."},
 	{domain.ErrRateLimited, http.StatusTooManyRequests, typeBlank, "Too Many Requests", "Too many requests."},
@@ -156,8 +158,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	m.RequestID = id
 	h := c.Response().Header()
-	if m.Status == http.StatusUnauthorized {
-		// RFC 9110 §11.6.1: every 401 carries a challenge.
+	// RFC 9110 §11.6.1: a 401 carries a challenge. A wrong current password
+	// (PUT /users/me/password) is the one exception: its token was accepted,
+	// and a challenge would tell the front end its session had died and
+	// send the user to the login page. The problem type tells the two
+	// apart, and the OpenAPI document says so.
+	if m.Status == http.StatusUnauthorized && !errors.Is(err, domain.ErrWrongPassword) {
 		challenge := "Bearer"
 		var tr *tokenRejected
 		if errors.As(err, &tr) {

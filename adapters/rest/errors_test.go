@@ -44,6 +44,9 @@ func TestHandleError(t *testing.T) {
 			wantChallenge: "Bearer"},
 		{name: "unauthenticated, token presented", err: &tokenRejected{domain.ErrUnauthenticated}, wantStatus: 401,
 			wantType: "urn:authd:problem:unauthenticated", wantChallenge: `Bearer error="invalid_token"`},
+		// The token was fine, so no challenge (see handleError).
+		{name: "wrong current password", err: fmt.Errorf("change password: %w", domain.ErrWrongPassword), wantStatus: 401,
+			wantType: "urn:authd:problem:wrong-password", wantDetail: "Current password is incorrect"},
 		{name: "inactive with a good token", err: &tokenRejected{domain.ErrAccountInactive}, wantStatus: 403, wantType: "urn:authd:problem:account-inactive"},
 		{name: "inactive", err: domain.ErrAccountInactive, wantStatus: 403, wantType: "urn:authd:problem:account-inactive"},
 		{name: "forbidden", err: domain.ErrForbidden, wantStatus: 403, wantType: "urn:authd:problem:forbidden"},

@@ -27,6 +27,15 @@ type stubApp struct {
 	RefreshFn      func(context.Context, string) (app.Tokens, error)
 	LogoutFn       func(context.Context, app.Principal) error
 	AuthenticateFn func(context.Context, string) (app.Principal, error)
+
+	UpdateProfileFn  func(context.Context, app.Principal, app.ProfileUpdate) (domain.User, error)
+	ChangePasswordFn func(ctx context.Context, p app.Principal, current, next string) error
+	ListSessionsFn   func(context.Context, app.Principal) ([]domain.Session, error)
+	RevokeSessionFn  func(context.Context, app.Principal, domain.SessionID) error
+	ListUsersFn      func(context.Context, app.Principal, ports.UserQuery) (app.UserPage, error)
+	UserFn           func(context.Context, app.Principal, domain.UserID) (domain.User, error)
+	UpdateUserFn     func(context.Context, app.Principal, domain.UserID, app.AdminUpdate) (domain.User, error)
+	DeleteUserFn     func(context.Context, app.Principal, domain.UserID) error
 }
 
 var errUnexpectedCall = errors.New("stub: unexpected call")
@@ -64,6 +73,62 @@ func (s *stubApp) Authenticate(ctx context.Context, bearer string) (app.Principa
 		return app.Principal{}, errUnexpectedCall
 	}
 	return s.AuthenticateFn(ctx, bearer)
+}
+
+func (s *stubApp) UpdateProfile(ctx context.Context, p app.Principal, in app.ProfileUpdate) (domain.User, error) {
+	if s.UpdateProfileFn == nil {
+		return domain.User{}, errUnexpectedCall
+	}
+	return s.UpdateProfileFn(ctx, p, in)
+}
+
+func (s *stubApp) ChangePassword(ctx context.Context, p app.Principal, current, next string) error {
+	if s.ChangePasswordFn == nil {
+		return errUnexpectedCall
+	}
+	return s.ChangePasswordFn(ctx, p, current, next)
+}
+
+func (s *stubApp) ListSessions(ctx context.Context, p app.Principal) ([]domain.Session, error) {
+	if s.ListSessionsFn == nil {
+		return nil, errUnexpectedCall
+	}
+	return s.ListSessionsFn(ctx, p)
+}
+
+func (s *stubApp) RevokeSession(ctx context.Context, p app.Principal, id domain.SessionID) error {
+	if s.RevokeSessionFn == nil {
+		return errUnexpectedCall
+	}
+	return s.RevokeSessionFn(ctx, p, id)
+}
+
+func (s *stubApp) ListUsers(ctx context.Context, p app.Principal, q ports.UserQuery) (app.UserPage, error) {
+	if s.ListUsersFn == nil {
+		return app.UserPage{}, errUnexpectedCall
+	}
+	return s.ListUsersFn(ctx, p, q)
+}
+
+func (s *stubApp) User(ctx context.Context, p app.Principal, id domain.UserID) (domain.User, error) {
+	if s.UserFn == nil {
+		return domain.User{}, errUnexpectedCall
+	}
+	return s.UserFn(ctx, p, id)
+}
+
+func (s *stubApp) UpdateUser(ctx context.Context, p app.Principal, id domain.UserID, in app.AdminUpdate) (domain.User, error) {
+	if s.UpdateUserFn == nil {
+		return domain.User{}, errUnexpectedCall
+	}
+	return s.UpdateUserFn(ctx, p, id, in)
+}
+
+func (s *stubApp) DeleteUser(ctx context.Context, p app.Principal, id domain.UserID) error {
+	if s.DeleteUserFn == nil {
+		return errUnexpectedCall
+	}
+	return s.DeleteUserFn(ctx, p, id)
 }
 
 // logBuffer collects JSON log lines from concurrent writers.

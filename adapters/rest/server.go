@@ -27,6 +27,16 @@ type App interface {
 	Refresh(ctx context.Context, refreshToken string) (app.Tokens, error)
 	Logout(ctx context.Context, p app.Principal) error
 	Authenticate(ctx context.Context, bearer string) (app.Principal, error)
+
+	UpdateProfile(ctx context.Context, p app.Principal, in app.ProfileUpdate) (domain.User, error)
+	ChangePassword(ctx context.Context, p app.Principal, current, next string) error
+	ListSessions(ctx context.Context, p app.Principal) ([]domain.Session, error)
+	RevokeSession(ctx context.Context, p app.Principal, id domain.SessionID) error
+
+	ListUsers(ctx context.Context, p app.Principal, q ports.UserQuery) (app.UserPage, error)
+	User(ctx context.Context, p app.Principal, id domain.UserID) (domain.User, error)
+	UpdateUser(ctx context.Context, p app.Principal, id domain.UserID, in app.AdminUpdate) (domain.User, error)
+	DeleteUser(ctx context.Context, p app.Principal, id domain.UserID) error
 }
 
 // Options configures a Server.
@@ -44,6 +54,11 @@ type Options struct {
 	// working out the client address. Empty: the peer is the client.
 	TrustedProxies []netip.Prefix
 
+	// CORSOrigins are the origins ("https://app.example.com", as browsers
+	// send them in Origin) whose pages may call the API, with credentials.
+	// Matched exactly; empty allows no cross-origin access.
+	CORSOrigins []string
+
 	// Ready lists the dependencies GET /readyz checks, by the name it
 	// reports them under ("database", "redis"). Each check gets ReadyTimeout
 	// (default 2s) and must return nil when the dependency answers.
@@ -53,8 +68,8 @@ type Options struct {
 	// Logger receives 5xx causes, panics and failed readiness checks, each
 	// tagged with the request id. Nil discards.
 	Logger *slog.Logger
-	// Version is the build version. Nothing serves it yet; it is meant for
-	// the OpenAPI document's info.version once GET /openapi.json exists.
+	// Version is the build version, served as the OpenAPI document's
+	// info.version; empty keeps the version written in the document.
 	Version string
 }
 
@@ -69,12 +84,16 @@ type Server struct {
 	ready   map[string]func(context.Context) error
 	readyIn time.Duration
 	log     *slog.Logger
-	version string
+	cors    map[string]bool
+	// openapi is the OpenAPI document as served, in JSON.
+	openapi []byte
 }
 
 // NewServer builds the router. It panics when App is nil, or when
 // IPRatePerMinute is positive and Limiter is nil: both are wiring mistakes
-// in cmd that no request could recover from, caught at start-up.
+// in cmd that no request could recover from, caught at start-up. (It would
+// also panic if the OpenAPI document embedded in the binary did not parse,
+// which the package's tests rule out.)
 func NewServer(o Options) *Server {
 	switch {
 	case o.App == nil:
@@ -97,7 +116,11 @@ func NewServer(o Options) *Server {
 		ready:   o.Ready,
 		readyIn: o.ReadyTimeout,
 		log:     slog.New(LogHandler(o.Logger.Handler())),
-		version: o.Version,
+		cors:    make(map[string]bool, len(o.CORSOrigins)),
+		openapi: openAPIJSON(o.Version),
+	}
+	for _, origin := range o.CORSOrigins {
+		s.cors[origin] = true
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
@@ -123,6 +146,7 @@ func (s *Server) routes() {
 		s.requestID,
 		s.recoverPanic,
 		securityHeaders,
+		s.allowOrigins, // before the limits, so that a 413 or 429 reaches the page
 		limitBody,
 		s.limitIP, // only counts paths under /auth/
 	)
@@ -133,7 +157,25 @@ func (s *Server) routes() {
 	e.POST("/auth/logout", s.logout, s.requireBearer)
 	e.GET("/auth/me", s.me, s.requireBearer)
 	e.GET("/users/me", s.me, s.requireBearer)
+	e.PATCH("/users/me", s.updateMe, s.requireBearer)
+	e.PUT("/users/me/password", s.changePassword, s.requireBearer)
+	e.GET("/users/me/sessions", s.sessions, s.requireBearer)
+	e.DELETE("/users/me/sessions/:id", s.revokeSession, s.requireBearer)
+
+	// The group's middleware also runs for paths under /admin that match no
+	// route, so those too are 401 or 403 before they are 404: the admin
+	// surface looks the same to outsiders whatever exists. (The group's
+	// catch-all also makes a method no admin route has 404, not 405.)
+	admin := e.Group("/admin", s.requireBearer, s.requireAdmin)
+	admin.GET("/users", s.listUsers)
+	admin.GET("/users/:id", s.user)
+	admin.PATCH("/users/:id", s.updateUser)
+	admin.DELETE("/users/:id", s.deleteUser)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+
+	e.GET("/openapi.json", s.openAPI)
+	e.GET("/docs", s.docs)
+	e.GET("/docs/assets/:file", s.docsAsset)
 }

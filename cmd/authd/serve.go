@@ -34,7 +34,8 @@ func serve(ctx context.Context, cfg config.Config, args []string, getenv func(st
 
 	handler := rest.NewServer(rest.Options{
 		App: st.svc, Limiter: st.limiter, IPRatePerMinute: cfg.RateLimit.IPPerMinute,
-		TrustedProxies: cfg.HTTP.TrustedProxies, Ready: st.ready, Logger: log, Version: version,
+		TrustedProxies: cfg.HTTP.TrustedProxies, CORSOrigins: cfg.HTTP.CORSOrigins,
+		Ready: st.ready, Logger: log, Version: version,
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -110,8 +110,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		cache = memory.NewCache(cfg.Cache.SizeMB<<10, clock)
 	}
 	st.limiter = limiter
+	sqlUsers := sqlstore.NewUserStore(db)
 	var (
-		users    ports.UserStore    = sqlstore.NewUserStore(db)
+		users    ports.UserStore    = sqlUsers
 		sessions ports.SessionStore = sqlstore.NewSessionStore(db)
 	)
 	if cfg.Cache.TTL > 0 {
@@ -146,7 +147,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	}
 
 	svc, err := app.New(ctx, app.Deps{
-		Users: users, Sessions: sessions, Hasher: hasher, Credentials: credentials,
+		Users: users, Sessions: sessions, Directory: sqlUsers, Hasher: hasher, Credentials: credentials,
 		Tokens: tokens, Limiter: limiter, Clock: clock, Logger: log,
 	}, app.Policy{
 		AccessTTL: cfg.JWT.AccessTokenTTL, RefreshTTL: cfg.JWT.RefreshTokenTTL,

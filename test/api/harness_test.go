@@ -43,6 +43,7 @@ type settings struct {
 	policy  app.Policy
 	ipRate  int
 	trusted []netip.Prefix
+	origins []string
 	ready   map[string]func(context.Context) error
 	// users wraps the memory user store, to inject failures.
 	users func(ports.UserStore) ports.UserStore
@@ -59,6 +60,7 @@ func withTrustedProxies(cidrs ...string) option {
 		}
 	}
 }
+func withCORSOrigins(origins ...string) option { return func(s *settings) { s.origins = origins } }
 func withReady(checks map[string]func(context.Context) error) option {
 	return func(s *settings) { s.ready = checks }
 }
@@ -116,14 +118,14 @@ func newTestServer(t *testing.T, opts ...option) *testServer {
 	}
 	limiter := memory.NewRateLimiter(ts.Clock)
 	svc, err := app.New(t.Context(), app.Deps{
-		Users: users, Sessions: ts.Sessions, Hasher: bcrypt.NewHasher(xbcrypt.MinCost),
+		Users: users, Sessions: ts.Sessions, Directory: ts.Users, Hasher: bcrypt.NewHasher(xbcrypt.MinCost),
 		Tokens: tokens, Limiter: limiter, Clock: ts.Clock, Logger: logger,
 	}, cfg.policy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler := rest.NewServer(rest.Options{
-		App: svc, Limiter: limiter, IPRatePerMinute: cfg.ipRate, TrustedProxies: cfg.trusted,
+		App: svc, Limiter: limiter, IPRatePerMinute: cfg.ipRate, TrustedProxies: cfg.trusted, CORSOrigins: cfg.origins,
 		Ready: cfg.ready, ReadyTimeout: 100 * time.Millisecond, Logger: logger, Version: "test",
 	})
 	srv := httptest.NewServer(handler)
@@ -195,6 +197,7 @@ func (ts *testServer) do(t *testing.T, method, path string, body any, headers ..
 	}
 	r := response{Status: res.StatusCode, Header: res.Header, Body: b}
 	checkResponse(t, method, path, r)
+	checkAgainstOpenAPI(t, req, r)
 	ts.rememberTokens(r)
 	return r
 }
@@ -223,8 +226,14 @@ func checkResponse(t *testing.T, method, path string, r response) {
 	if p.RequestID != id {
 		t.Errorf("%s %s: problem request_id %q, header %q", method, path, p.RequestID, id)
 	}
-	if r.Status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+	// A wrong current password is the one 401 without a challenge (see
+	// adapters/rest/errors.go); every other one carries it.
+	if r.Status == http.StatusUnauthorized && p.Type != "urn:authd:problem:wrong-password" &&
+		!strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("%s %s: 401 without a Bearer challenge: %v", method, path, r.Header)
+	}
+	if p.Type == "urn:authd:problem:wrong-password" && r.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("%s %s: a wrong current password answered with a challenge", method, path)
 	}
 	if (r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable) && r.Header.Get("Retry-After") == "" {
 		t.Errorf("%s %s: %d without Retry-After", method, path, r.Status)
