@@ -20,6 +20,7 @@ func (s *Server) register(c echo.Context) error {
 		Email:    o.requiredString("email"),
 		Password: o.requiredString("password"),
 	}
+	noteEmail(c, in.Email)
 	if o.failed() {
 		o.check("name", func() error { _, err := domain.ParseName(in.Name); return err })
 		o.check("email", func() error { _, err := domain.ParseEmail(in.Email); return err })
@@ -44,6 +45,7 @@ func (s *Server) login(c echo.Context) error {
 		Password: o.requiredString("password"),
 		Client:   s.client(c),
 	}
+	noteEmail(c, in.Email)
 	// No domain rules here: a malformed email or a short password is just
 	// a wrong one, and saying so would tell a guesser what not to try.
 	if err := o.err(); err != nil {

@@ -143,8 +143,32 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-// records returns every logged record, decoded.
+// records returns every logged record but the access-log lines (message
+// "request", one per request: see accessLines), decoded.
 func (b *logBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, rec := range b.all(t) {
+		if rec["msg"] != "request" {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// accessLines returns the access-log lines, decoded.
+func (b *logBuffer) accessLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, rec := range b.all(t) {
+		if rec["msg"] == "request" {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+func (b *logBuffer) all(t *testing.T) []map[string]any {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -65,9 +65,15 @@ type Options struct {
 	Ready        map[string]func(context.Context) error
 	ReadyTimeout time.Duration
 
-	// Logger receives 5xx causes, panics and failed readiness checks, each
-	// tagged with the request id. Nil discards.
+	// Logger receives one line per request (see observe), 5xx causes,
+	// panics and failed readiness checks, each tagged with the request id.
+	// Nil discards.
 	Logger *slog.Logger
+	// Observer is told each request's method, route, status and duration
+	// once it is answered (metrics). Nil: nobody is.
+	Observer RequestObserver
+	// MetricsHandler serves GET /metrics. Nil leaves the route out.
+	MetricsHandler http.Handler
 	// Version is the build version, served as the OpenAPI document's
 	// info.version; empty keeps the version written in the document.
 	Version string
@@ -85,6 +91,12 @@ type Server struct {
 	readyIn time.Duration
 	log     *slog.Logger
 	cors    map[string]bool
+	// observer and metrics are Options.Observer and MetricsHandler.
+	observer RequestObserver
+	metrics  http.Handler
+	// served holds the path template of every route, so that observe can
+	// tell a matched route from echo's not-found paths.
+	served map[string]bool
 	// openapi is the OpenAPI document as served, in JSON.
 	openapi []byte
 }
@@ -118,6 +130,10 @@ func NewServer(o Options) *Server {
 		log:     slog.New(LogHandler(o.Logger.Handler())),
 		cors:    make(map[string]bool, len(o.CORSOrigins)),
 		openapi: openAPIJSON(o.Version),
+
+		observer: o.Observer,
+		metrics:  o.MetricsHandler,
+		served:   map[string]bool{},
 	}
 	for _, origin := range o.CORSOrigins {
 		s.cors[origin] = true
@@ -131,6 +147,11 @@ func NewServer(o Options) *Server {
 	// the address sessions and rate limits see.
 	e.IPExtractor = func(r *http.Request) string { return addrString(clientAddr(r, s.trusted)) }
 	s.routes()
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			s.served[r.Path] = true
+		}
+	}
 	return s
 }
 
@@ -144,6 +165,7 @@ func (s *Server) routes() {
 	e := s.echo
 	e.Use(
 		s.requestID,
+		s.observe, // counts and logs what the rest of the chain answers
 		s.recoverPanic,
 		securityHeaders,
 		s.allowOrigins, // before the limits, so that a 413 or 429 reaches the page
@@ -174,6 +196,9 @@ func (s *Server) routes() {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if s.metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.metrics))
+	}
 
 	e.GET("/openapi.json", s.openAPI)
 	e.GET("/docs", s.docs)

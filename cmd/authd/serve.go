@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/adapters/prom"
 	"github.com/authd/authd/adapters/rest"
 	"github.com/authd/authd/config"
 )
@@ -32,10 +33,13 @@ func serve(ctx context.Context, cfg config.Config, args []string, getenv func(st
 	}
 	defer st.close()
 
+	st.metrics.Version = version
+	metrics := prom.New(st.metrics)
 	handler := rest.NewServer(rest.Options{
 		App: st.svc, Limiter: st.limiter, IPRatePerMinute: cfg.RateLimit.IPPerMinute,
 		TrustedProxies: cfg.HTTP.TrustedProxies, CORSOrigins: cfg.HTTP.CORSOrigins,
 		Ready: st.ready, Logger: log, Version: version,
+		Observer: metrics, MetricsHandler: metrics.Handler(),
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -13,6 +13,7 @@ import (
 	"github.com/authd/authd/adapters/hashpool"
 	"github.com/authd/authd/adapters/jwt"
 	"github.com/authd/authd/adapters/memory"
+	"github.com/authd/authd/adapters/prom"
 	"github.com/authd/authd/adapters/readthrough"
 	"github.com/authd/authd/adapters/redis"
 	"github.com/authd/authd/adapters/rest"
@@ -41,6 +42,9 @@ type stack struct {
 	db      *sqlstore.DB
 	limiter ports.RateLimiter
 	ready   map[string]func(context.Context) error
+	// metrics are the adapters' counters as the metrics adapter reads
+	// them; serve gives them to prom.New.
+	metrics prom.Sources
 	closers []func()
 }
 
@@ -78,6 +82,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		return nil, err
 	}
 	st.db = db
+	st.metrics.DB = db.Stats
 	st.closers = append(st.closers, func() { _ = db.Close() })
 	st.ready["database"] = db.Ping
 	if migrate {
@@ -93,6 +98,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	var (
 		cache   ports.Cache
 		limiter ports.RateLimiter = memory.NewRateLimiter(clock)
+		// The cache's counters, reported only if the cache is used.
+		cacheStats func() prom.CacheStats
+		localStats func() prom.LocalCacheStats
 	)
 	if cfg.Redis.URL != "" {
 		rc, err := redis.Open(ctx, redis.Options{
@@ -103,11 +111,26 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		}
 		st.closers = append(st.closers, rc.Close)
 		st.ready["redis"] = rc.Ping
-		cache = redis.NewCache(rc, "authd:")
-		limiter = redis.NewRateLimiter(rc, "authd:rl:", limiter)
+		rcache := redis.NewCache(rc, "authd:")
+		rlimiter := redis.NewRateLimiter(rc, "authd:rl:", limiter)
+		cache, limiter = rcache, rlimiter
+		st.metrics.LimiterFallbacks = rlimiter.Fallbacks
+		cacheStats = func() prom.CacheStats {
+			s := rcache.Stats()
+			return prom.CacheStats{LocalHits: s.LocalHits, RedisHits: s.RedisHits, Misses: s.Misses, Errors: s.Errors}
+		}
 	} else {
 		// About 1 KiB an entry (a JSON user or session and its key).
-		cache = memory.NewCache(cfg.Cache.SizeMB<<10, clock)
+		mcache := memory.NewCache(cfg.Cache.SizeMB<<10, clock)
+		cache = mcache
+		cacheStats = func() prom.CacheStats {
+			s := mcache.Stats()
+			return prom.CacheStats{LocalHits: s.Hits, Misses: s.Misses}
+		}
+		localStats = func() prom.LocalCacheStats {
+			s := mcache.Stats()
+			return prom.LocalCacheStats{Entries: s.Entries, Evictions: s.Evictions}
+		}
 	}
 	st.limiter = limiter
 	sqlUsers := sqlstore.NewUserStore(db)
@@ -117,8 +140,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	)
 	if cfg.Cache.TTL > 0 {
 		cacheOpts := readthrough.Options{TTL: cfg.Cache.TTL, Logger: log}
-		users = readthrough.NewUserStore(users, cache, cacheOpts)
-		sessions = readthrough.NewSessionStore(sessions, cache, cacheOpts)
+		cachedUsers := readthrough.NewUserStore(users, cache, cacheOpts)
+		cachedSessions := readthrough.NewSessionStore(sessions, cache, cacheOpts)
+		users, sessions = cachedUsers, cachedSessions
+		st.metrics.Cache, st.metrics.LocalCache = cacheStats, localStats
+		st.metrics.PendingRepairs = map[string]func() int{
+			"users": cachedUsers.PendingRepairs, "sessions": cachedSessions.PendingRepairs,
+		}
 	}
 
 	// Every bcrypt run, the dummy one for unknown emails included, goes
@@ -127,6 +155,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	hasher := hashpool.New(bcrypt.NewHasher(cfg.Hashing.BcryptCost), hashpool.Options{
 		Workers: cfg.Hashing.Workers, MaxWait: cfg.Hashing.MaxWait, Clock: clock,
 	})
+	st.metrics.HashPool = func() prom.HashPoolStats {
+		s := hasher.Stats()
+		return prom.HashPoolStats{
+			Workers: s.Workers, MaxQueue: s.MaxQueue, InFlight: s.InFlight, Queued: s.Queued,
+			Rejected: s.Rejected, Abandoned: s.Abandoned, Waits: s.Waits, WaitSum: s.WaitSum,
+			HashEstimate: s.HashEstimate,
+		}
+	}
 	var credentials app.CredentialCache
 	if cfg.Hashing.CredentialCacheTTL > 0 {
 		credentials = memory.NewCredentialCache(cfg.Hashing.CredentialCacheTTL, 100_000, clock)

@@ -25,6 +25,7 @@ import (
 	"github.com/authd/authd/adapters/bcrypt"
 	"github.com/authd/authd/adapters/jwt"
 	"github.com/authd/authd/adapters/memory"
+	"github.com/authd/authd/adapters/prom"
 	"github.com/authd/authd/adapters/rest"
 	"github.com/authd/authd/app"
 	"github.com/authd/authd/ports"
@@ -124,9 +125,11 @@ func newTestServer(t *testing.T, opts ...option) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	metrics := prom.New(prom.Sources{Version: "test"})
 	handler := rest.NewServer(rest.Options{
 		App: svc, Limiter: limiter, IPRatePerMinute: cfg.ipRate, TrustedProxies: cfg.trusted, CORSOrigins: cfg.origins,
 		Ready: cfg.ready, ReadyTimeout: 100 * time.Millisecond, Logger: logger, Version: "test",
+		Observer: metrics, MetricsHandler: metrics.Handler(),
 	})
 	srv := httptest.NewServer(handler)
 	ts.URL, ts.client = srv.URL, srv.Client()
