@@ -58,6 +58,7 @@ type Issuer struct {
 	ttl      time.Duration
 	clock    ports.Clock
 	parser   *gojwt.Parser
+	verified *verified
 }
 
 // NewIssuer checks opts and returns an Issuer. It returns an error when the
@@ -90,6 +91,7 @@ func NewIssuer(opts Options) (*Issuer, error) {
 		audience: opts.Audience,
 		ttl:      opts.TTL,
 		clock:    clock,
+		verified: newVerified(),
 		// A Parser holds only its options, so one is shared by all calls.
 		parser: gojwt.NewParser(
 			gojwt.WithValidMethods([]string{gojwt.SigningMethodHS256.Alg()}),
@@ -201,6 +203,10 @@ func (i *Issuer) Verify(_ context.Context, token string) (domain.AccessClaims, e
 	if len(token) > maxTokenLen {
 		return domain.AccessClaims{}, fmt.Errorf("jwt: verify: %w: token of %d bytes", domain.ErrUnauthenticated, len(token))
 	}
+	now := i.clock.Now()
+	if claims, ok := i.verified.get(token, now); ok {
+		return claims, nil
+	}
 	var c verifiedClaims
 	_, err := i.parser.ParseWithClaims(token, &c, i.key)
 	if err != nil {
@@ -224,14 +230,16 @@ func (i *Issuer) Verify(_ context.Context, token string) (domain.AccessClaims, e
 	if err := errors.Join(missing...); err != nil {
 		return domain.AccessClaims{}, fmt.Errorf("jwt: verify: %w: %w", domain.ErrUnauthenticated, err)
 	}
-	return domain.AccessClaims{
+	claims := domain.AccessClaims{
 		UserID:    domain.UserID(c.Subject),
 		SessionID: domain.SessionID(c.SessionID),
 		Role:      domain.Role(c.Role),
 		TokenID:   c.ID,
 		IssuedAt:  c.IssuedAt.UTC(),
 		ExpiresAt: c.ExpiresAt.UTC(),
-	}, nil
+	}
+	i.verified.put(token, claims, claims.ExpiresAt.Add(Leeway), now)
+	return claims, nil
 }
 
 // key hands the parser the secret. The parser has already refused any

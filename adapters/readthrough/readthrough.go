@@ -38,6 +38,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authd/authd/ports"
@@ -86,6 +87,7 @@ type layer struct {
 
 	mu      sync.Mutex
 	repairs map[string]repairJob
+	queued  atomic.Int64 // len(repairs), readable without mu
 	running bool
 	seq     uint64
 }
@@ -174,6 +176,7 @@ func (l *layer) repair(key string, reload reloadFunc) {
 	// Entries put before now expire within one TTL; a fill racing this
 	// write may have put one a moment later, hence the margin.
 	l.repairs[key] = repairJob{reload: reload, giveUpAt: time.Now().Add(2 * l.ttl), seq: l.seq}
+	l.queued.Store(int64(len(l.repairs)))
 	if !l.running {
 		l.running = true
 		go l.repairLoop()
@@ -181,6 +184,11 @@ func (l *layer) repair(key string, reload reloadFunc) {
 }
 
 func (l *layer) repairing(key string) bool {
+	// Every read asks; almost always nothing is queued, and then no lock
+	// is taken.
+	if l.queued.Load() == 0 {
+		return false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, ok := l.repairs[key]
@@ -257,6 +265,7 @@ func (l *layer) done(key string, seq uint64) {
 	defer l.mu.Unlock()
 	if j, ok := l.repairs[key]; ok && j.seq == seq {
 		delete(l.repairs, key)
+		l.queued.Store(int64(len(l.repairs)))
 	}
 }
 

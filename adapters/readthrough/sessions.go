@@ -18,13 +18,30 @@ var _ ports.SessionStore = (*SessionStore)(nil)
 // session (Revoke, RevokeAllOf, Exchange) puts the stored result in the
 // cache; Create and ListLive go to the store.
 type SessionStore struct {
-	inner ports.SessionStore
-	l     *layer
+	inner   ports.SessionStore
+	l       *layer
+	decoded *memo[foundSession]
+}
+
+// foundSession is a decoded entry; found is false for a tombstone.
+type foundSession struct {
+	session domain.Session
+	found   bool
+}
+
+func decodeFoundSession(b []byte) (foundSession, error) {
+	s, found, err := decodeSession(b)
+	return foundSession{s, found}, err
+}
+
+func cloneFoundSession(f foundSession) foundSession {
+	f.session.RevokedAt = clonePtr(f.session.RevokedAt)
+	return f
 }
 
 // NewSessionStore wraps inner with cache.
 func NewSessionStore(inner ports.SessionStore, cache ports.Cache, o Options) *SessionStore {
-	return &SessionStore{inner: inner, l: newLayer(cache, o, "session")}
+	return &SessionStore{inner: inner, l: newLayer(cache, o, "session"), decoded: newMemo(cloneFoundSession)}
 }
 
 // sessionPrefix names the encoding; see userPrefix.
@@ -42,7 +59,8 @@ func (s *SessionStore) ByID(ctx context.Context, id domain.SessionID) (domain.Se
 	key := sessionKey(id)
 	b, st := s.l.get(ctx, key)
 	if st == hit {
-		sess, found, err := decodeSession(b)
+		d, err := s.decoded.decode(key, b, decodeFoundSession)
+		sess, found := d.session, d.found
 		switch {
 		case err == nil && !found:
 			return domain.Session{}, domain.ErrNotFound

@@ -18,13 +18,42 @@ var _ ports.UserStore = (*UserStore)(nil)
 // email index in the cache would need its own invalidation on every email
 // change.
 type UserStore struct {
-	inner ports.UserStore
-	l     *layer
+	inner   ports.UserStore
+	l       *layer
+	decoded *memo[foundUser]
+}
+
+// foundUser is a decoded entry; found is false for a tombstone.
+type foundUser struct {
+	user  domain.User
+	found bool
+}
+
+func decodeFoundUser(b []byte) (foundUser, error) {
+	u, found, err := decodeUser(b)
+	return foundUser{u, found}, err
+}
+
+// cloneFoundUser copies the profile's pointers, so no caller can change
+// what the memo hands the next one.
+func cloneFoundUser(f foundUser) foundUser {
+	p := &f.user.Profile
+	p.FirstName, p.LastName = clonePtr(p.FirstName), clonePtr(p.LastName)
+	p.PhoneNumber, p.Address = clonePtr(p.PhoneNumber), clonePtr(p.Address)
+	return f
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // NewUserStore wraps inner with cache.
 func NewUserStore(inner ports.UserStore, cache ports.Cache, o Options) *UserStore {
-	return &UserStore{inner: inner, l: newLayer(cache, o, "user")}
+	return &UserStore{inner: inner, l: newLayer(cache, o, "user"), decoded: newMemo(cloneFoundUser)}
 }
 
 // userPrefix names the encoding; change it when cachedUser changes shape,
@@ -49,7 +78,8 @@ func (s *UserStore) ByID(ctx context.Context, id domain.UserID) (domain.User, er
 	key := userKey(id)
 	b, st := s.l.get(ctx, key)
 	if st == hit {
-		u, found, err := decodeUser(b)
+		d, err := s.decoded.decode(key, b, decodeFoundUser)
+		u, found := d.user, d.found
 		switch {
 		case err == nil && !found:
 			return domain.User{}, domain.ErrNotFound

@@ -1,0 +1,68 @@
+package jwt
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"github.com/authd/authd/domain"
+)
+
+// verified remembers tokens whose signature and claims have been checked,
+// until they expire. Every authenticated request presents its token again,
+// and parsing it (two JSON documents and an HMAC) was the largest cost of a
+// cached GET /auth/me (perf/results/me-cache.md). Once a token has passed,
+// only time can change the verdict, so a hit re-checks expiry and nothing
+// else; revocation never depended on this check (app checks the session on
+// every request).
+//
+// Entries are keyed by the SHA-256 of the token, not the token: a lookup
+// then compares digests of attacker-chosen input, which says nothing about
+// any real token, where comparing token strings could leak their prefixes
+// through timing.
+type verified struct {
+	mu  sync.RWMutex
+	m   map[[sha256.Size]byte]verifiedEntry
+	max int
+}
+
+type verifiedEntry struct {
+	claims domain.AccessClaims
+	until  time.Time // exp plus Leeway
+}
+
+// verifiedEntries bounds the cache: about 200 bytes an entry, and more
+// active tokens than one instance serves in a token lifetime at our rates.
+const verifiedEntries = 65536
+
+func newVerified() *verified {
+	return &verified{m: map[[sha256.Size]byte]verifiedEntry{}, max: verifiedEntries}
+}
+
+func (v *verified) get(token string, now time.Time) (domain.AccessClaims, bool) {
+	k := sha256.Sum256([]byte(token))
+	v.mu.RLock()
+	e, ok := v.m[k]
+	v.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		return domain.AccessClaims{}, false
+	}
+	return e.claims, true
+}
+
+func (v *verified) put(token string, c domain.AccessClaims, until time.Time, now time.Time) {
+	k := sha256.Sum256([]byte(token))
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.m) >= v.max {
+		for key, e := range v.m {
+			if !now.Before(e.until) {
+				delete(v.m, key)
+			}
+		}
+		if len(v.m) >= v.max {
+			clear(v.m) // all live: start over rather than track recency
+		}
+	}
+	v.m[k] = verifiedEntry{claims: c, until: until}
+}
