@@ -63,6 +63,11 @@ type Options struct {
 	MaxQueue int
 	// Clock times waits and hashes; default time.Now.
 	Clock ports.Clock
+	// Nice, when above 0, runs hashes on Workers dedicated OS threads at
+	// that lower priority (Linux; elsewhere the threads are dedicated but
+	// not niced), so requests that need no hash get the cores first. The
+	// pool must then be closed. 0 hashes on the caller's goroutine.
+	Nice int
 }
 
 // Stats is a snapshot for metrics. Gauges: Workers, MaxQueue, InFlight,
@@ -100,6 +105,8 @@ type Pool struct {
 	queue    list.List // of *waiter, oldest first
 	avg      time.Duration
 	stats    Stats // counters only; gauges are filled in by Stats
+
+	threads *threads // nil: hash on the caller's goroutine
 }
 
 type waiter struct {
@@ -123,7 +130,19 @@ func New(inner ports.PasswordHasher, o Options) *Pool {
 	if o.Clock == nil {
 		o.Clock = ports.ClockFunc(time.Now)
 	}
-	return &Pool{inner: inner, workers: o.Workers, maxWait: o.MaxWait, maxQueue: o.MaxQueue, clock: o.Clock}
+	p := &Pool{inner: inner, workers: o.Workers, maxWait: o.MaxWait, maxQueue: o.MaxQueue, clock: o.Clock}
+	if o.Nice > 0 {
+		p.threads = startThreads(o.Workers, o.Nice)
+	}
+	return p
+}
+
+// Close stops the dedicated hashing threads (Options.Nice). Call it after
+// the last Hash or Compare.
+func (p *Pool) Close() {
+	if p.threads != nil {
+		close(p.threads.stop)
+	}
 }
 
 // Hash runs inner's Hash on a worker. Besides inner's errors it returns a
@@ -171,7 +190,12 @@ func (p *Pool) run(ctx context.Context, fn func(context.Context) error) error {
 	timed := false
 	// Deferred so a panicking hasher still gives its worker back.
 	defer func() { p.release(p.clock.Now().Sub(start), timed) }()
-	err := fn(ctx)
+	var err error
+	if p.threads != nil {
+		p.threads.do(func() { err = fn(ctx) })
+	} else {
+		err = fn(ctx)
+	}
 	// A call that ended on its context did little or no work (bcrypt checks
 	// ctx before starting); timing it would drag the estimate below what a
 	// hash costs.

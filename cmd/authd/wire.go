@@ -154,7 +154,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	// requests that need none.
 	hasher := hashpool.New(bcrypt.NewHasher(cfg.Hashing.BcryptCost), hashpool.Options{
 		Workers: cfg.Hashing.Workers, MaxWait: cfg.Hashing.MaxWait, Clock: clock,
+		// Requests first, hashing with what is left: see hashpool.Options.Nice.
+		Nice: 10,
 	})
+	st.closers = append(st.closers, hasher.Close)
 	st.metrics.HashPool = func() prom.HashPoolStats {
 		s := hasher.Stats()
 		return prom.HashPoolStats{
