@@ -76,6 +76,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err := s.checkLoginLimit(ctx, limitKey); err != nil {
 		return Tokens{}, err
 	}
+	// Every login path hashes (the unknown email against the dummy hash),
+	// so a hasher that will refuse can say so before the database is read.
+	if a, ok := s.Hasher.(admitter); ok {
+		if err := a.Admit(); err != nil {
+			return Tokens{}, err
+		}
+	}
 
 	var u domain.User
 	if err == nil {
@@ -171,6 +178,11 @@ func (s *Service) rehashLater(ctx context.Context, u domain.User, pw domain.Pass
 }
 
 var errRehashStale = errors.New("password changed since login")
+
+// admitter is an optional capability of a PasswordHasher with bounded
+// capacity (adapters/hashpool): it can tell, before any other work, that a
+// hash asked for now would be refused.
+type admitter interface{ Admit() error }
 
 func (s *Service) openSession(ctx context.Context, u domain.User, c Client) (Tokens, error) {
 	now := s.Clock.Now()

@@ -389,3 +389,30 @@ func TestLoginLimitCountsAnIPv6ClientByItsSlash64(t *testing.T) {
 		t.Fatalf("another address in the same /64: %v, want ErrRateLimited", err)
 	}
 }
+
+// refusingHasher is at capacity: it says so through Admit.
+type refusingHasher struct{ *fakeHasher }
+
+func (refusingHasher) Admit() error {
+	return &domain.RetryError{Err: domain.ErrOverloaded, RetryAfter: time.Second}
+}
+
+func TestLoginAsksABoundedHasherBeforeAnyOtherWork(t *testing.T) {
+	f := newFixture(t, policy)
+	f.register(t, "ada@example.com")
+	svc, err := app.New(context.Background(), app.Deps{
+		Users: f.users, Sessions: f.sessions, Hasher: refusingHasher{f.hasher},
+		Tokens: &fakeTokens{issued: map[string]domain.AccessClaims{}, clock: f.clock}, Clock: f.clock,
+	}, app.Policy{AccessTTL: time.Minute, RefreshTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compares := f.hasher.compares.Load()
+	_, err = svc.Login(context.Background(), app.LoginInput{Email: "ada@example.com", Password: "strongpass123"})
+	if !errors.Is(err, domain.ErrOverloaded) {
+		t.Fatalf("login on a saturated hasher: %v, want ErrOverloaded", err)
+	}
+	if f.hasher.compares.Load() != compares {
+		t.Error("a refused login still compared")
+	}
+}

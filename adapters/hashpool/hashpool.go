@@ -203,6 +203,28 @@ func (p *Pool) run(ctx context.Context, fn func(context.Context) error) error {
 	return err
 }
 
+// Admit reports, without queueing, whether a hash asked for now would be
+// refused: the same *domain.RetryError a Hash or Compare would return, or
+// nil. A caller with work to do before its hash (a login reads the user
+// first) asks here, so a flood that will be refused anyway costs no
+// database reads. Nil is no promise: the hash itself may still be refused.
+func (p *Pool) Admit() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inFlight < p.workers {
+		return nil
+	}
+	wait := p.estimateLocked()
+	if wait > p.maxWait || p.queue.Len() >= p.maxQueue {
+		if p.avg == 0 {
+			wait = p.maxWait
+		}
+		p.stats.Rejected++
+		return &domain.RetryError{Err: domain.ErrOverloaded, RetryAfter: wait}
+	}
+	return nil
+}
+
 // acquire returns once the caller holds a worker, or with the reason it
 // will not get one.
 func (p *Pool) acquire(ctx context.Context) error {

@@ -546,3 +546,33 @@ func BenchmarkOverhead(b *testing.B) {
 		}
 	})
 }
+
+func TestAdmitSaysWhatAHashWouldHearWithoutQueueing(t *testing.T) {
+	h := newHarness(t, hashpool.Options{Workers: 1, MaxWait: 150 * time.Millisecond})
+	if err := h.pool.Admit(); err != nil {
+		t.Fatalf("idle pool: %v", err)
+	}
+	h.seed(100 * time.Millisecond)
+	a := h.running("a")
+	// Worker busy, queue empty: a newcomer expects 100ms, within MaxWait.
+	if err := h.pool.Admit(); err != nil {
+		t.Fatalf("one running: %v", err)
+	}
+	q1 := h.queued(context.Background(), "q1")
+	// One queued: a newcomer expects 200ms, past MaxWait.
+	err := h.pool.Admit()
+	var retry *domain.RetryError
+	if !errors.As(err, &retry) || !errors.Is(err, domain.ErrOverloaded) || retry.RetryAfter != 200*time.Millisecond {
+		t.Fatalf("saturated: %v, want RetryError(ErrOverloaded) after 200ms", err)
+	}
+	h.wantStats(func(s hashpool.Stats) bool { return s.Queued == 1 && s.Rejected == 1 }, "Admit queued nothing and counted its refusal")
+	if err := h.finish("a", 100*time.Millisecond, nil, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-h.inner.started; got != "q1" {
+		t.Fatalf("worker went to %q", got)
+	}
+	if err := h.finish("q1", 100*time.Millisecond, nil, q1); err != nil {
+		t.Fatal(err)
+	}
+}
