@@ -27,7 +27,7 @@ func eventually(t *testing.T, what string, f func() bool) time.Duration {
 	return 0
 }
 
-func TestTwoInstancesShareRevocationThroughRedis(t *testing.T) {
+func TestTwoInstancesShareUpdatesAndRevocationThroughRedis(t *testing.T) {
 	t.Parallel()
 	port := freePort(t)
 	startOwnRedis(t, port)
@@ -47,6 +47,18 @@ func TestTwoInstancesShareRevocationThroughRedis(t *testing.T) {
 		expect(t, a.do(t, "GET", "/auth/me", tok.access, nil), 200)
 		expect(t, b.do(t, "GET", "/auth/me", tok.access, nil), 200)
 	}
+	// A profile update through a is served by b on its next reads.
+	expect(t, a.do(t, "PATCH", "/users/me", tok.access, map[string]any{"name": "Grace Hopper"}), 200)
+	tookName := eventually(t, "instance b serves the new name", func() bool {
+		return b.do(t, "GET", "/auth/me", tok.access, nil).json(t)["name"] == "Grace Hopper"
+	})
+	t.Logf("the profile update reached the other instance within %v", tookName)
+	for range 5 {
+		if got := b.do(t, "GET", "/auth/me", tok.access, nil).json(t)["name"]; got != "Grace Hopper" {
+			t.Fatalf("instance b went back to %v", got)
+		}
+	}
+
 	expect(t, a.do(t, "POST", "/auth/logout", tok.access, nil), 204)
 	// On the instance that revoked, the very next request fails.
 	expect(t, a.do(t, "GET", "/auth/me", tok.access, nil), 401)
