@@ -214,15 +214,23 @@ func (p *Pool) Admit() error {
 	if p.inFlight < p.workers {
 		return nil
 	}
+	return p.refuseLocked()
+}
+
+// refuseLocked is the admission rule for a caller finding every worker
+// busy: a *domain.RetryError when its expected wait exceeds MaxWait or the
+// queue is full (counted as a rejection), else nil. Caller holds mu.
+func (p *Pool) refuseLocked() error {
 	wait := p.estimateLocked()
-	if wait > p.maxWait || p.queue.Len() >= p.maxQueue {
-		if p.avg == 0 {
-			wait = p.maxWait
-		}
-		p.stats.Rejected++
-		return &domain.RetryError{Err: domain.ErrOverloaded, RetryAfter: wait}
+	if wait <= p.maxWait && p.queue.Len() < p.maxQueue {
+		return nil
 	}
-	return nil
+	p.stats.Rejected++
+	if p.avg == 0 {
+		// Queue full before any hash was timed: nothing better known.
+		wait = p.maxWait
+	}
+	return &domain.RetryError{Err: domain.ErrOverloaded, RetryAfter: wait}
 }
 
 // acquire returns once the caller holds a worker, or with the reason it
@@ -240,15 +248,9 @@ func (p *Pool) acquire(ctx context.Context) error {
 		p.mu.Unlock()
 		return nil
 	}
-	wait := p.estimateLocked()
-	if wait > p.maxWait || p.queue.Len() >= p.maxQueue {
-		p.stats.Rejected++
-		if p.avg == 0 {
-			// Queue full before any hash was timed: nothing better known.
-			wait = p.maxWait
-		}
+	if err := p.refuseLocked(); err != nil {
 		p.mu.Unlock()
-		return &domain.RetryError{Err: domain.ErrOverloaded, RetryAfter: wait}
+		return err
 	}
 	w := &waiter{ready: make(chan struct{}), since: p.clock.Now()}
 	w.elem = p.queue.PushBack(w)
