@@ -203,8 +203,8 @@ func (i *Issuer) Verify(_ context.Context, token string) (domain.AccessClaims, e
 	if len(token) > maxTokenLen {
 		return domain.AccessClaims{}, fmt.Errorf("jwt: verify: %w: token of %d bytes", domain.ErrUnauthenticated, len(token))
 	}
-	now := i.clock.Now()
-	if claims, ok := i.verified.get(token, now); ok {
+	now, key := i.clock.Now(), keyOf(token)
+	if claims, ok := i.verified.get(key, now); ok {
 		return claims, nil
 	}
 	var c verifiedClaims
@@ -238,7 +238,7 @@ func (i *Issuer) Verify(_ context.Context, token string) (domain.AccessClaims, e
 		IssuedAt:  c.IssuedAt.UTC(),
 		ExpiresAt: c.ExpiresAt.UTC(),
 	}
-	i.verified.put(token, claims, claims.ExpiresAt.Add(Leeway), now)
+	i.verified.put(key, claims, claims.ExpiresAt.Add(Leeway), now)
 	return claims, nil
 }
 

@@ -22,7 +22,7 @@ import (
 // through timing.
 type verified struct {
 	mu  sync.RWMutex
-	m   map[[sha256.Size]byte]verifiedEntry
+	m   map[tokenKey]verifiedEntry
 	max int
 }
 
@@ -36,11 +36,16 @@ type verifiedEntry struct {
 const verifiedEntries = 65536
 
 func newVerified() *verified {
-	return &verified{m: map[[sha256.Size]byte]verifiedEntry{}, max: verifiedEntries}
+	return &verified{m: map[tokenKey]verifiedEntry{}, max: verifiedEntries}
 }
 
-func (v *verified) get(token string, now time.Time) (domain.AccessClaims, bool) {
-	k := sha256.Sum256([]byte(token))
+// tokenKey is what the cache is keyed by; Verify computes it once for
+// both the lookup and, on a miss, the insert.
+type tokenKey = [sha256.Size]byte
+
+func keyOf(token string) tokenKey { return sha256.Sum256([]byte(token)) }
+
+func (v *verified) get(k tokenKey, now time.Time) (domain.AccessClaims, bool) {
 	v.mu.RLock()
 	e, ok := v.m[k]
 	v.mu.RUnlock()
@@ -50,8 +55,7 @@ func (v *verified) get(token string, now time.Time) (domain.AccessClaims, bool) 
 	return e.claims, true
 }
 
-func (v *verified) put(token string, c domain.AccessClaims, until time.Time, now time.Time) {
-	k := sha256.Sum256([]byte(token))
+func (v *verified) put(k tokenKey, c domain.AccessClaims, until time.Time, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(v.m) >= v.max {
