@@ -95,10 +95,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err := s.checkLoginLimit(ctx, limitKey); err != nil {
 		return err
 	}
-	u, err := s.Users.ByID(ctx, p.User.ID)
-	if err != nil {
-		return fmt.Errorf("change password: %w", err)
-	}
+	// p.User was read from the store by Authenticate for this request; a
+	// change landing since is caught by the check inside Update below.
+	u := p.User
 	switch err := s.Hasher.Compare(ctx, u.PasswordHash, domain.Password(current)); {
 	case errors.Is(err, domain.ErrInvalidCredentials):
 		s.loginFailed(ctx, limitKey, u.ID, "")
