@@ -206,15 +206,20 @@ func (c *Client) observe(parent context.Context, err error) {
 }
 
 // call runs f against Redis under the client's timeout, unless admit says
-// no, and records what its error says about reachability.
+// no, and records what its error says about reachability. The deadline is
+// lazy: a client-side cache hit never waits, so it never pays for a timer.
 func (c *Client) call(ctx context.Context, f func(ctx context.Context) error) error {
-	if err := c.admit(ctx); err != nil {
-		return err
+	if c.openUntil.Load() != 0 { // admit's fast path, kept here: call runs on every request
+		if err := c.admit(ctx); err != nil {
+			return err
+		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	cctx := withLazyDeadline(ctx, c.timeout)
 	err := f(cctx)
-	c.observe(ctx, err)
+	cctx.release()
+	if err != nil {
+		c.observe(ctx, err)
+	}
 	return err
 }
 
