@@ -93,7 +93,11 @@ func (s *Server) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, newUserResponse(p.User))
+	body, err := s.bodies.body(p.User)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, body)
 }
 
 // client is where the request came from, for the session record and the

@@ -99,6 +99,8 @@ type Server struct {
 	served map[string]bool
 	// openapi is the OpenAPI document as served, in JSON.
 	openapi []byte
+	// bodies memoises GET /auth/me's answer per user (userbody.go).
+	bodies *userBodies
 }
 
 // NewServer builds the router. It panics when App is nil, or when
@@ -130,6 +132,7 @@ func NewServer(o Options) *Server {
 		log:     slog.New(LogHandler(o.Logger.Handler())),
 		cors:    make(map[string]bool, len(o.CORSOrigins)),
 		openapi: openAPIJSON(o.Version),
+		bodies:  newUserBodies(),
 
 		observer: o.Observer,
 		metrics:  o.MetricsHandler,
