@@ -6,7 +6,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/authd/authd/app"
 	"github.com/authd/authd/domain"
 )
 
@@ -26,14 +25,13 @@ type RequestObserver interface {
 // and the 401 or 403 of an unknown path under /admin).
 const RouteUnmatched = "unmatched"
 
-const logEmailKey = "rest.logEmail"
-
 // noteEmail puts the masked form of the request's email address
 // ("a***@example.com") on its access-log line; an address that does not
 // parse is left out rather than logged in a form nobody checked.
 func noteEmail(c echo.Context, raw string) {
-	if e, err := domain.ParseEmail(raw); err == nil {
-		c.Set(logEmailKey, e.Masked())
+	e, err := domain.ParseEmail(raw)
+	if st := stateOf(c.Request().Context()); st != nil && err == nil {
+		st.email = e.Masked()
 	}
 }
 
@@ -81,11 +79,13 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Float64("duration_ms", float64(d)/float64(time.Millisecond)),
 			slog.String("client", addrString(clientAddr(req, s.trusted))),
 		)
-		if p, ok := c.Get(principalKey).(app.Principal); ok {
-			attrs = append(attrs, slog.String("user_id", string(p.User.ID)))
-		}
-		if email, ok := c.Get(logEmailKey).(string); ok {
-			attrs = append(attrs, slog.String("email", email))
+		if st := stateOf(ctx); st != nil {
+			if st.principal != nil {
+				attrs = append(attrs, slog.String("user_id", string(st.principal.User.ID)))
+			}
+			if st.email != "" {
+				attrs = append(attrs, slog.String("email", st.email))
+			}
 		}
 		// Built by hand rather than with Logger.LogAttrs, which would spend
 		// a stack walk on a source location the line does not need.

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +208,7 @@ func TestLogoutAndMe(t *testing.T) {
 
 func TestPrincipalWithoutMiddleware(t *testing.T) {
 	s, _ := newServer(t, Options{})
-	c := s.echo.NewContext(nil, nil)
+	c := s.echo.NewContext(httptest.NewRequest("GET", "/auth/me", nil), httptest.NewRecorder())
 	if _, err := principal(c); err != errNoPrincipal {
 		t.Errorf("principal without requireBearer: %v", err)
 	}

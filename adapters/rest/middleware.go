@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,11 +64,20 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["Cache-Control"] = noStore
+		h["X-Content-Type-Options"] = noSniff
 		return next(c)
 	}
 }
+
+// The values securityHeaders sets, shared by every response rather than
+// allocated for each (Header.Set makes a new one-element slice every time).
+// Sharing is safe: net/http only reads them, Header.Set replaces the slice
+// and Header.Add appends past its capacity of one, into a new array.
+var (
+	noStore = []string{"no-store"}
+	noSniff = []string{"nosniff"}
+)
 
 // errBodyTooLarge is the 413 every oversized body gets.
 var errBodyTooLarge = echo.NewHTTPError(http.StatusRequestEntityTooLarge,
@@ -82,7 +92,7 @@ func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.ContentLength > maxBody {
 			return errBodyTooLarge
 		}
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody {
 			// The underlying writer, not echo's wrapper: net/http then knows
 			// to close the connection instead of draining an endless body.
 			r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, maxBody)
@@ -123,8 +133,6 @@ type tokenRejected struct{ err error }
 func (e *tokenRejected) Error() string { return e.err.Error() }
 func (e *tokenRejected) Unwrap() error { return e.err }
 
-const principalKey = "rest.principal"
-
 // requireBearer authenticates the request's bearer token and hands the
 // caller to the handler (see principal). A missing or malformed
 // Authorization header is domain.ErrUnauthenticated; what App.Authenticate
@@ -139,7 +147,14 @@ func (s *Server) requireBearer(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return &tokenRejected{err}
 		}
-		c.Set(principalKey, p)
+		if st := stateOf(c.Request().Context()); st != nil {
+			st.principal = &p
+		} else {
+			// Served without requestID (a test wiring one route): the
+			// request gets a state of its own.
+			ctx := context.WithValue(c.Request().Context(), requestStateKey{}, &requestState{principal: &p})
+			c.SetRequest(c.Request().WithContext(ctx))
+		}
 		return next(c)
 	}
 }
@@ -166,9 +181,9 @@ var errNoPrincipal = errors.New("rest: handler needs requireBearer on its route"
 // without requireBearer fails loudly (500, logged) rather than serving an
 // anonymous caller.
 func principal(c echo.Context) (app.Principal, error) {
-	p, ok := c.Get(principalKey).(app.Principal)
-	if !ok {
+	st := stateOf(c.Request().Context())
+	if st == nil || st.principal == nil {
 		return app.Principal{}, errNoPrincipal
 	}
-	return p, nil
+	return *st.principal, nil
 }

@@ -6,21 +6,46 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
+
+	"github.com/authd/authd/app"
 )
 
-// HeaderRequestID names the header that carries a request's id both ways.
-const HeaderRequestID = "X-Request-ID"
+// HeaderRequestID names the header that carries a request's id both ways,
+// spelled in Go's canonical form: http.Header then uses it as the map key
+// as it is, where "X-Request-ID" would be canonicalised (and allocated)
+// again on every request. Header names are case-insensitive on the wire.
+const HeaderRequestID = "X-Request-Id"
 
-type requestIDKey struct{}
+// requestState is what the middleware learns about a request and the
+// access log reports: its id, the caller requireBearer authenticated, the
+// masked email of a register or login. It rides in the request's context,
+// put there once by requestID, so that the id reaches app's log lines and
+// the rest costs no further allocation (echo's c.Set makes a map for every
+// request that uses it).
+type requestState struct {
+	id        string
+	principal *app.Principal
+	email     string // masked, "a***@example.com"
+}
+
+type requestStateKey struct{}
 
 // RequestID returns the id of the request ctx belongs to, or "" outside one.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return context.WithValue(ctx, requestStateKey{}, &requestState{id: id})
+}
+
+// stateOf is the request's state, or nil outside a request.
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
 }
 
 // saneRequestID accepts a client's id only if it cannot forge log lines or
