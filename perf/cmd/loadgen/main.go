@@ -1,15 +1,18 @@
 // Command loadgen drives authd over HTTP and records every request.
 //
-//	loadgen register -url URL -n 20 -out users.json
-//	    registers n users (password strongpass123) and logs each in once,
-//	    writing their emails, passwords and access tokens.
+//	loadgen register -url URL -n 20 [-sessions K] -out users.json
+//	    registers n users (password strongpass123) and logs each in K
+//	    times (default once), writing one entry per login: email, password,
+//	    access token and refresh token. Each entry is a session of its own,
+//	    so K logins give K entries whose refreshes never collide.
 //
-//	loadgen run -users users.json -csv out.csv -stream SPEC [-stream SPEC …]
+//	loadgen run -users users.json [-save FILE] -csv out.csv -stream SPEC [-stream SPEC …]
 //	    runs the streams side by side and writes one CSV row per request
 //	    (perf/internal/load). SPEC is ENDPOINT,MODE,FROM-TO[,url=URL]:
-//	      ENDPOINT  me (GET /auth/me with a user's bearer token) or login
-//	                (POST /auth/login with a user's email and password);
-//	                users are taken round-robin.
+//	      ENDPOINT  me (GET /auth/me with a user's bearer token), login
+//	                (POST /auth/login with a user's email and password),
+//	                or refresh (POST /auth/refresh with a user's current
+//	                refresh token; see below); users are taken round-robin.
 //	      MODE      open=RATE: requests arrive at RATE a second whatever
 //	                the answers do (each on its own goroutine; latency is
 //	                counted from its slot in the schedule), or closed=C: C
@@ -17,6 +20,19 @@
 //	      FROM-TO   when the stream runs, as offsets from the start
 //	                (e.g. 5s-15s).
 //	    e.g. -stream me,open=200,0s-22s -stream login,open=80,5s-15s
+//
+// Refresh rotates: each user holds one current refresh token, a 200 replaces
+// it with the one answered, and a user never has two refreshes in flight,
+// since presenting a token that is being rotated is reuse, which authd
+// answers by revoking the session once its grace interval has passed. A
+// refresh takes the next user round-robin whose last refresh has answered;
+// when none is free, the request is not sent and is recorded with the error
+// "no-free-user" (too few users for the rate and latency), never silently
+// dropped. A refresh that got no answer (a timeout) leaves the user's token
+// unknown (authd may have rotated it), so that user is retired from
+// refreshing for the rest of the run. -save writes the users with the tokens
+// they hold at the end (retired ones with none), so a later run goes on
+// rotating where this one stopped.
 //
 // Every run is bounded: it ends at the largest TO plus the request timeout.
 package main
@@ -47,9 +63,10 @@ import (
 const Password = "strongpass123"
 
 type user struct {
-	Email       string `json:"email"`
-	Password    string `json:"password"`
-	AccessToken string `json:"access_token"`
+	Email        string `json:"email"`
+	Password     string `json:"password"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 func main() {
@@ -89,13 +106,17 @@ func register(args []string) error {
 	fs := flag.NewFlagSet("register", flag.ExitOnError)
 	url := fs.String("url", "http://127.0.0.1:8000", "authd base URL")
 	n := fs.Int("n", 20, "users to register")
+	sessions := fs.Int("sessions", 1, "logins (sessions) per user, each written as an entry of its own")
 	prefix := fs.String("prefix", "perf", "email prefix")
 	out := fs.String("out", "users.json", "where to write the users")
 	conc := fs.Int("c", 4, "requests at once")
 	_ = fs.Parse(args)
+	if *sessions < 1 {
+		return errors.New("-sessions must be at least 1")
+	}
 
 	client := newClient(30 * time.Second)
-	users := make([]user, *n)
+	users := make([]user, *n**sessions)
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e8, 36)
 	var (
 		wg       sync.WaitGroup
@@ -110,23 +131,29 @@ func register(args []string) error {
 				if i >= *n {
 					return
 				}
-				u := user{Email: fmt.Sprintf("%s_%s_%06d@example.com", *prefix, tag, i), Password: Password}
+				email := fmt.Sprintf("%s_%s_%06d@example.com", *prefix, tag, i)
 				err := post(client, *url+"/auth/register", map[string]string{
-					"name": fmt.Sprintf("Perf User %d", i), "email": u.Email, "password": u.Password,
+					"name": fmt.Sprintf("Perf User %d", i), "email": email, "password": Password,
 				}, http.StatusCreated, nil)
-				if err == nil {
+				// One user's logins run one after another, so authd's
+				// credential cache (when on) hashes only the first.
+				for j := 0; j < *sessions && err == nil; j++ {
 					var tok struct {
-						AccessToken string `json:"access_token"`
+						AccessToken  string `json:"access_token"`
+						RefreshToken string `json:"refresh_token"`
 					}
-					err = post(client, *url+"/auth/login", map[string]string{"email": u.Email, "password": u.Password}, http.StatusOK, &tok)
-					u.AccessToken = tok.AccessToken
+					err = post(client, *url+"/auth/login", map[string]string{"email": email, "password": Password}, http.StatusOK, &tok)
+					mu.Lock()
+					users[i**sessions+j] = user{Email: email, Password: Password, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken}
+					mu.Unlock()
 				}
-				mu.Lock()
-				users[i] = u
-				if err != nil && firstErr == nil {
-					firstErr = err
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
 				}
-				mu.Unlock()
 			}
 		})
 	}
@@ -134,11 +161,15 @@ func register(args []string) error {
 	if firstErr != nil {
 		return firstErr
 	}
+	return writeUsers(*out, users)
+}
+
+func writeUsers(path string, users []user) error {
 	b, err := json.MarshalIndent(users, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(*out, b, 0o600)
+	return os.WriteFile(path, b, 0o600)
 }
 
 func post(client *http.Client, url string, body any, want int, into any) error {
@@ -173,8 +204,8 @@ func parseStream(i int, spec, defURL string) (stream, error) {
 		return stream{}, fmt.Errorf("stream %q: want ENDPOINT,MODE,FROM-TO[,url=URL]", spec)
 	}
 	s := stream{endpoint: parts[0], url: defURL}
-	if s.endpoint != "me" && s.endpoint != "login" {
-		return stream{}, fmt.Errorf("stream %q: endpoint must be me or login", spec)
+	if s.endpoint != "me" && s.endpoint != "login" && s.endpoint != "refresh" {
+		return stream{}, fmt.Errorf("stream %q: endpoint must be me, login or refresh", spec)
 	}
 	s.name = fmt.Sprintf("%s#%d", s.endpoint, i)
 	mode, val, _ := strings.Cut(parts[1], "=")
@@ -221,6 +252,7 @@ func run(args []string) error {
 	url := fs.String("url", "http://127.0.0.1:8000", "default authd base URL")
 	usersFile := fs.String("users", "users.json", "users written by loadgen register")
 	csvPath := fs.String("csv", "", "write every request here")
+	save := fs.String("save", "", "after the run, write the users with the refresh tokens they hold now (may be the -users file)")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
 	var ss specs
 	fs.Var(&ss, "stream", "ENDPOINT,MODE,FROM-TO[,url=URL] (repeatable)")
@@ -237,17 +269,20 @@ func run(args []string) error {
 		return fmt.Errorf("%s: no users (%v)", *usersFile, err)
 	}
 	var streams []stream
-	var end time.Duration
+	refreshing := false
 	for i, spec := range ss {
 		s, err := parseStream(i, spec, *url)
 		if err != nil {
 			return err
 		}
 		streams = append(streams, s)
-		end = max(end, s.to)
+		refreshing = refreshing || s.endpoint == "refresh"
 	}
 
-	g := &gen{client: newClient(*timeout), users: users}
+	g := &gen{client: newClient(*timeout), users: users, rot: newRotation(users)}
+	if refreshing && g.rot.free == 0 {
+		return fmt.Errorf("%s: no user holds a refresh token (register them with this loadgen)", *usersFile)
+	}
 	// Bodies are prepared before the clock starts.
 	for _, u := range users {
 		lb, _ := json.Marshal(map[string]string{"email": u.Email, "password": u.Password})
@@ -275,7 +310,18 @@ func run(args []string) error {
 			return err
 		}
 	}
+	if *save != "" {
+		for i := range users {
+			users[i].RefreshToken = g.rot.tokens[i]
+		}
+		if err := writeUsers(*save, users); err != nil {
+			return err
+		}
+	}
 	summarize(os.Stdout, streams, g.recs, took)
+	if refreshing {
+		fmt.Fprintf(os.Stdout, "refresh: %d of %d users retired (a refresh without an answer left their token unknown)\n", g.rot.retired, len(users))
+	}
 	return nil
 }
 
@@ -283,6 +329,7 @@ type gen struct {
 	client      *http.Client
 	users       []user
 	loginBodies [][]byte
+	rot         *rotation
 	t0          time.Time
 	next        atomic.Uint64
 
@@ -325,21 +372,98 @@ func sleepUntil(t time.Time) {
 	}
 }
 
+// rotation is every user's current refresh token and whether a refresh of
+// it is in flight.
+type rotation struct {
+	mu      sync.Mutex
+	tokens  []string // "" once retired, or when the user never had one
+	busy    []bool
+	next    int // where the round-robin search starts
+	free    int // users with a token and nothing in flight
+	retired int
+}
+
+func newRotation(users []user) *rotation {
+	r := &rotation{tokens: make([]string, len(users)), busy: make([]bool, len(users))}
+	for i, u := range users {
+		r.tokens[i] = u.RefreshToken
+		if u.RefreshToken != "" {
+			r.free++
+		}
+	}
+	return r
+}
+
+// take returns the next user round-robin holding a token with no refresh
+// in flight, and marks it busy; ok is false when there is none.
+func (r *rotation) take() (i int, token string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.free == 0 {
+		return 0, "", false
+	}
+	n := len(r.tokens)
+	for k := range n {
+		i = (r.next + k) % n
+		if !r.busy[i] && r.tokens[i] != "" {
+			r.busy[i] = true
+			r.free--
+			r.next = i + 1
+			return i, r.tokens[i], true
+		}
+	}
+	return 0, "", false // not reached: free counts exactly these
+}
+
+// release ends user i's refresh: token is what the user holds from now on,
+// "" to retire it.
+func (r *rotation) release(i int, token string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.busy[i] = false
+	r.tokens[i] = token
+	if token == "" {
+		r.retired++
+	} else {
+		r.free++
+	}
+}
+
 func (g *gen) do(s stream, sched time.Duration) {
-	i := int(g.next.Add(1) % uint64(len(g.users)))
-	var req *http.Request
-	if s.endpoint == "me" {
+	r := load.Record{Stream: s.name, Endpoint: s.endpoint, Sched: sched}
+	var (
+		req     *http.Request
+		refresh = -1 // the user being refreshed
+		token   string
+	)
+	switch s.endpoint {
+	case "me":
+		i := int(g.next.Add(1) % uint64(len(g.users)))
 		req, _ = http.NewRequest(http.MethodGet, s.url+"/auth/me", nil)
 		req.Header.Set("Authorization", "Bearer "+g.users[i].AccessToken)
-	} else {
+	case "login":
+		i := int(g.next.Add(1) % uint64(len(g.users)))
 		req, _ = http.NewRequest(http.MethodPost, s.url+"/auth/login", bytes.NewReader(g.loginBodies[i]))
 		req.Header.Set("Content-Type", "application/json")
+	case "refresh":
+		i, tok, ok := g.rot.take()
+		if !ok {
+			r.Start = time.Since(g.t0)
+			r.Err = "no-free-user"
+			r.Latency = r.Start - sched
+			g.record(r)
+			return
+		}
+		refresh, token = i, tok
+		body, _ := json.Marshal(map[string]string{"refresh_token": tok})
+		req, _ = http.NewRequest(http.MethodPost, s.url+"/auth/refresh", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 	}
-	start := time.Since(g.t0)
+	r.Start = time.Since(g.t0)
 	res, err := g.client.Do(req)
-	r := load.Record{Stream: s.name, Endpoint: s.endpoint, Sched: sched, Start: start}
 	if err != nil {
 		r.Err = errClass(err)
+		token = "" // authd may have rotated it: retire the user
 	} else {
 		body, rerr := io.ReadAll(io.LimitReader(res.Body, 1<<16))
 		res.Body.Close()
@@ -348,11 +472,29 @@ func (g *gen) do(s stream, sched time.Duration) {
 		switch {
 		case rerr != nil:
 			r.Err = errClass(rerr)
+			token = ""
 		case s.endpoint == "login" && res.StatusCode == http.StatusOK && !bytes.Contains(body, []byte(`"access_token"`)):
 			r.Err = "200 without access_token"
+		case s.endpoint == "refresh" && res.StatusCode == http.StatusOK:
+			var pair struct {
+				RefreshToken string `json:"refresh_token"`
+			}
+			if json.Unmarshal(body, &pair) != nil || pair.RefreshToken == "" {
+				r.Err = "200 without refresh_token"
+			}
+			// The old token is spent either way; without a new one the
+			// user is retired.
+			token = pair.RefreshToken
 		}
 	}
 	r.Latency = time.Since(g.t0) - sched
+	if refresh >= 0 {
+		g.rot.release(refresh, token)
+	}
+	g.record(r)
+}
+
+func (g *gen) record(r load.Record) {
 	g.mu.Lock()
 	g.recs = append(g.recs, r)
 	g.mu.Unlock()

@@ -11,6 +11,8 @@
 //	perfrun ceiling     bcrypt ceiling, 1 worker vs all → hashing.md
 //	perfrun login       closed-loop logins vs the ceiling; credential cache → hashing.md
 //	perfrun flood       /auth/me under a login flood at 3× the ceiling → hashing.md
+//	perfrun refresh     POST /auth/refresh open loop up a ladder of rates, side
+//	                    by side with GET /auth/me → refresh.md
 //	perfrun gobench     the Go benchmarks, summarised by benchstat → go-bench.md
 //
 // Run it from the repository root (go tool task perf:NAME does).
@@ -105,14 +107,14 @@ func (s *specs) Set(v string) error { *s = append(*s, v); return nil }
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: perfrun me|propagation|ceiling|login|flood|gobench [flags]")
+		fmt.Fprintln(os.Stderr, "usage: perfrun me|propagation|ceiling|login|flood|refresh|gobench [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
 		"me": runMe, "propagation": runPropagation, "ceiling": runCeiling,
-		"login": runLogin, "flood": runFlood, "gobench": runGoBench,
+		"login": runLogin, "flood": runFlood, "refresh": runRefresh, "gobench": runGoBench,
 	}
 	f, ok := cmds[os.Args[1]]
 	if !ok {
