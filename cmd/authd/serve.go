@@ -37,6 +37,9 @@ func serve(ctx context.Context, cfg config.Config, args []string, getenv func(st
 		// throughput unchanged (perf/results/hashing.md).
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	}
+	if percent, limit := tuneGC(getenv, cfg.Cache.SizeMB); percent > 0 {
+		log.Info("garbage collector tuned (set GOGC or GOMEMLIMIT to choose yourself)", "gogc", percent, "memory_limit_mib", limit>>20)
+	}
 
 	st, err := build(ctx, cfg, log, cfg.Database.MigrateOnStart && !*noMigrate)
 	if err != nil {
