@@ -57,7 +57,7 @@ def free_port():
 
 def build():
     os.makedirs(BIN, exist_ok=True)
-    for name, pkg in [("authd", "./cmd/authd"), ("floor", "./perf/cmd/floor")]:
+    for name, pkg in [("authd", "./cmd/authd"), ("floor", "./perf/cmd/floor"), ("ceiling", "./perf/cmd/ceiling")]:
         subprocess.run(["go", "build", "-o", os.path.join(BIN, name), pkg], cwd=ROOT, check=True)
 
 
@@ -95,6 +95,7 @@ class Lab:
         self.cleanups = []
         self.tmp = tempfile.mkdtemp(prefix="authd-lab-")
         self.authd_pids = []
+        self.authd_urls = []  # for /metrics
 
     def close(self):
         for name, p in reversed(self.procs):
@@ -153,6 +154,7 @@ class Lab:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, p)
         self.authd_pids.append(p.pid)
+        self.authd_urls.append(url)
         return url
 
     def nginx(self, upstreams):
@@ -217,6 +219,15 @@ def cpu_seconds(pid):
         return None
 
 
+def machine_busy_seconds():
+    """CPU time the whole machine has spent busy (every process and the
+    kernel), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def peak_rss_mib(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -225,6 +236,63 @@ def peak_rss_mib(pid):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
+
+
+HASH_METRICS = {"authd_hash_wait_seconds_count": "started", "authd_hash_queued": "queued",
+                "authd_hash_rejected_total": "rejected"}
+
+
+def hash_metrics(urls):
+    """The hashing pool's counters summed over the instances: hashes started
+    (every admitted request records its wait once), requests queued now, and
+    requests refused. None when an instance does not answer (the floor)."""
+    total = dict.fromkeys(HASH_METRICS.values(), 0.0)
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url + "/metrics", timeout=2) as r:
+                for line in r.read().decode().splitlines():
+                    name, _, value = line.partition(" ")
+                    if name in HASH_METRICS:
+                        total[HASH_METRICS[name]] += float(value)
+        except OSError:
+            return None
+    return total
+
+
+def measure_ceiling(seconds=10):
+    """The machine's bcrypt ceiling now, every core hashing and nothing else
+    running (perf/cmd/ceiling, as perf:ceiling measures it): hashes/s."""
+    out = subprocess.run([os.path.join(BIN, "ceiling"), "-cost", "10", "-d", f"{seconds}s",
+                          "-workers", str(os.cpu_count())], capture_output=True, text=True, check=True).stdout
+    hps = json.loads(out)["hashes_per_second"]
+    log(f"bcrypt ceiling now: {hps:.1f} hashes/s")
+    return hps
+
+
+def hashing_rates(samples):
+    """Hashes/s over the whole run, and over the seconds in which demand
+    exceeded what authd could hash (requests were queued or refused), which
+    is where "hashing at the ceiling" can be judged: the ramp-up, while the
+    users offer fewer hashes than the ceiling, is left out."""
+    hs = [s for s in samples if s[3] is not None]
+    if len(hs) < 2:
+        return None
+    whole = (hs[-1][3]["started"] - hs[0][3]["started"]) / (hs[-1][0] - hs[0][0])
+    started, secs, locust, others = 0.0, 0.0, 0.0, 0.0
+    for prev, cur in zip(hs, hs[1:]):
+        busy = cur[3]["queued"] > 0 or cur[3]["rejected"] > prev[3]["rejected"]
+        if busy:
+            dt = cur[0] - prev[0]
+            started += cur[3]["started"] - prev[3]["started"]
+            secs += dt
+            locust += cur[2] * dt
+            # Everything that is neither authd nor Locust: PostgreSQL,
+            # Redis, nginx, the kernel's network work, anything else running.
+            others += max(cur[4] - cur[1] - cur[2], 0) * dt
+    if not secs:
+        return {"whole": whole, "saturated": None}
+    return {"whole": whole, "saturated": started / secs, "saturated_secs": secs,
+            "locust_cores_saturated": locust / secs, "other_cores_saturated": others / secs}
 
 
 def parse_duration(s):
@@ -241,28 +309,32 @@ def offered(users):
     return rps, hashes
 
 
-def run_locust(lab, url, users, spawn, duration, outdir, label):
+def run_locust(lab, url, users, spawn, duration, outdir, label, client="requests"):
     os.makedirs(outdir, exist_ok=True)
     prefix = os.path.join(outdir, label)
     argv = ["locust", "-f", os.path.join(PERF, "locustfile.py"), "--headless", "-u", str(users),
             "-r", str(spawn), "-t", duration, "-H", url, "--csv", prefix, "--html", prefix + ".html",
             "--only-summary", "--stop-timeout", "5"]
     log(f"locust {label}: {users} users, spawn {spawn}/s, {duration} against {url}")
-    loc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(prefix + ".locust.log", "w"))
+    env = dict(os.environ, LOCUST_CLIENT=client)
+    loc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=open(prefix + ".locust.log", "w"))
     pids = list(lab.authd_pids)
+    urls = list(lab.authd_urls)
     start_cpu = {p: cpu_seconds(p) or 0 for p in pids}
     start = time.time()
-    samples = []  # (t, authd cores, locust cores)
-    last = (start, sum(start_cpu.values()), 0.0)
+    # (t, authd cores, locust cores, hashing metrics or None, whole machine's busy cores)
+    samples = []
+    last = (start, sum(start_cpu.values()), 0.0, machine_busy_seconds())
     limit = parse_duration(duration) + 60
     while loc.poll() is None:
         time.sleep(1)
         now = time.time()
         a = sum(cpu_seconds(p) or 0 for p in pids)
         lc = cpu_seconds(loc.pid) or last[2]
+        m = machine_busy_seconds()
         dt = now - last[0]
-        samples.append((now - start, (a - last[1]) / dt, (lc - last[2]) / dt))
-        last = (now, a, lc)
+        samples.append((now - start, (a - last[1]) / dt, (lc - last[2]) / dt, hash_metrics(urls), (m - last[3]) / dt))
+        last = (now, a, lc, m)
         if now - start > limit:
             loc.kill()
             raise RuntimeError("locust overran its duration")
@@ -274,7 +346,7 @@ def run_locust(lab, url, users, spawn, duration, outdir, label):
         "authd_cores_max": max((s[1] for s in samples), default=0),
         "locust_cores_avg": (sum(s[2] for s in samples) / len(samples)) if samples else 0,
         "locust_cores_max": max((s[2] for s in samples), default=0),
-        "authd_peak_rss_mib": rss, "samples": samples,
+        "authd_peak_rss_mib": rss, "samples": samples, "hashing": hashing_rates(samples),
     }
 
 
@@ -321,9 +393,21 @@ def report(res, rows, failures, users, spawn, duration, mode, desc, ceiling=None
              f"- authd CPU: {res['authd_cores_avg']:.2f} cores on average, {res['authd_cores_max']:.2f} at peak; "
              f"peak resident memory {res['authd_peak_rss_mib']:.0f} MiB",
              f"- Locust CPU: {res['locust_cores_avg']:.2f} cores on average, {res['locust_cores_max']:.2f} at peak"]
-    if ceiling:
-        logins = sum(float(rows[n]["Requests/s"]) for n in ["/auth/login", "/auth/register"] if n in rows)
-        lines.append(f"- hashing: {logins:.1f} register+login/s against a ceiling of {ceiling:.1f} hashes/s")
+    h = res.get("hashing")
+    if h and ceiling:
+        line = (f"- hashing: {h['whole']:.1f} hashes/s over the whole run = {100 * h['whole'] / ceiling:.0f}% "
+                f"of the bcrypt ceiling measured just before it ({ceiling:.1f}/s, every core, nothing else running)")
+        if h["saturated"]:
+            cores = os.cpu_count()
+            left = cores - h["locust_cores_saturated"] - h["other_cores_saturated"]
+            scaled = ceiling * left / cores
+            line += (f"; **{h['saturated']:.1f}/s = {100 * h['saturated'] / ceiling:.0f}% while demand exceeded it** "
+                     f"({h['saturated_secs']:.0f} s with requests queued or refused). Meanwhile Locust used "
+                     f"{h['locust_cores_saturated']:.2f} cores and everything else that is not authd (PostgreSQL, "
+                     f"Redis, the kernel's network work) {h['other_cores_saturated']:.2f}, leaving authd "
+                     f"{left:.2f} of the {cores} cores: the ceiling scaled to them is {scaled:.1f}/s, and authd "
+                     f"hashed at **{100 * h['saturated'] / scaled:.0f}% of it**")
+        lines.append(line)
     if res["locust_cores_max"] > 0.9:
         lines.append("- **Locust reached a full core at some point: the load generator, not authd, may be the "
                      "bottleneck of this run.**")
@@ -340,9 +424,10 @@ def cmd_locust(args):
     lab = Lab()
     try:
         url, desc = lab.start(args.mode)
-        res = run_locust(lab, url, args.users, args.spawn, args.duration, outdir, args.mode)
+        ceiling = measure_ceiling() if args.mode != "floor" else None
+        res = run_locust(lab, url, args.users, args.spawn, args.duration, outdir, args.mode, args.client)
         rows, failures = read_stats(res["prefix"])
-        text = report(res, rows, failures, args.users, args.spawn, args.duration, args.mode, desc)
+        text = report(res, rows, failures, args.users, args.spawn, args.duration, args.mode, desc, ceiling)
     finally:
         lab.close()
     with open(os.path.join(outdir, "summary.md"), "w") as f:
@@ -390,7 +475,8 @@ def cmd_phases(args):
         lab = Lab()
         try:
             url, desc = lab.start(mode)
-            res = run_locust(lab, url, args.users, args.spawn, args.duration, outdir, mode)
+            ceiling = measure_ceiling() if mode != "floor" else None
+            res = run_locust(lab, url, args.users, args.spawn, args.duration, outdir, mode, args.client)
         finally:
             lab.close()
         rows, failures = read_stats(res["prefix"])
@@ -401,7 +487,7 @@ def cmd_phases(args):
                      f"{fmt_ms(me.get('95%', 0))} | {100 * int(agg.get('Failure Count', 0)) / max(n, 1):.2f}% | "
                      f"{res['authd_cores_avg']:.2f} cores | {res['authd_peak_rss_mib']:.0f} MiB | "
                      f"{res['locust_cores_avg']:.2f} ({res['locust_cores_max']:.2f}) |")
-        details.append(report(res, rows, failures, args.users, args.spawn, args.duration, mode, desc))
+        details.append(report(res, rows, failures, args.users, args.spawn, args.duration, mode, desc, ceiling))
     rps, hashes = offered(args.users)
     text = (header(args) + f"{args.users} users, spawn {args.spawn}/s, {args.duration} each; the users offer "
             f"{rps:.0f} requests/s and {hashes:.0f} bcrypt hashes/s.\n\n" + "\n".join(table) + "\n\n" +
@@ -419,6 +505,8 @@ def main():
     lo.add_argument("--users", type=int, default=300)
     lo.add_argument("--spawn", type=int, default=10)
     lo.add_argument("--duration", default="60s")
+    lo.add_argument("--client", choices=["requests", "fast"], default="requests",
+                    help="Locust's HTTP client: requests (the old service's, the default) or fast (geventhttpclient, less CPU)")
     lo.set_defaults(func=cmd_locust)
     cl = sub.add_parser("cluster", help="serve a cluster behind nginx until Ctrl-C or --duration")
     cl.add_argument("--instances", type=int, default=3)
@@ -428,6 +516,8 @@ def main():
     ph.add_argument("--users", type=int, default=300)
     ph.add_argument("--spawn", type=int, default=10)
     ph.add_argument("--duration", default="60s")
+    ph.add_argument("--client", choices=["requests", "fast"], default="requests",
+                    help="Locust's HTTP client: requests (the old service's, the default) or fast (geventhttpclient, less CPU)")
     ph.add_argument("--modes", default="", help="comma-separated subset of " + ",".join(PHASES))
     ph.set_defaults(func=cmd_phases)
     args = ap.parse_args()

@@ -8,10 +8,19 @@ compare like for like with the old service's published ones.
 fresh authd and writes the reports under perf/results/.
 """
 
+import os
 import random
 import string
 
-from locust import HttpUser, between, task
+from locust import FastHttpUser, HttpUser, between, task
+
+# LOCUST_CLIENT=fast (perf/lab.py --client fast) swaps Locust's
+# requests-based client for its geventhttpclient one: the same requests,
+# payloads and checks for a fraction of the load generator's CPU, which
+# matters when Locust shares the cores with the server it measures. The
+# default stays the old service's client, so published figures compare
+# like for like.
+Base = FastHttpUser if os.environ.get("LOCUST_CLIENT") == "fast" else HttpUser
 
 PASSWORD = "strongpass123"
 
@@ -57,7 +66,7 @@ def login(client, email):
     return None
 
 
-class RegisteringUser(HttpUser):
+class RegisteringUser(Base):
     """Registers a new account again and again."""
 
     weight = 1
@@ -68,7 +77,7 @@ class RegisteringUser(HttpUser):
         register(self.client, "reg")
 
 
-class LoggingInUser(HttpUser):
+class LoggingInUser(Base):
     """Registers once, then logs in again and again."""
 
     weight = 2
@@ -85,7 +94,7 @@ class LoggingInUser(HttpUser):
         login(self.client, self.email)
 
 
-class ProtectedUser(HttpUser):
+class ProtectedUser(Base):
     """Registers and logs in once, then reads /auth/me (4 parts) or logs in
     again (1 part)."""
 
