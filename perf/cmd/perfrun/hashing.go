@@ -225,11 +225,8 @@ func runLogin(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	db, err := st.Postgres(ctx)
+	db, err := st.MigratedPostgres(ctx)
 	if err != nil {
-		return err
-	}
-	if err := st.Migrate(ctx, db); err != nil {
 		return err
 	}
 	off, err := st.Authd(ctx, "authd-credcache-off", "", st.AuthdEnv(db))
@@ -429,11 +426,8 @@ func runFlood(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	db, err := st.Postgres(ctx)
+	db, err := st.MigratedPostgres(ctx)
 	if err != nil {
-		return err
-	}
-	if err := st.Migrate(ctx, db); err != nil {
 		return err
 	}
 	for _, v := range variants {

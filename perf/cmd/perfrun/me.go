@@ -95,11 +95,8 @@ func runMe(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 
-	db, err := st.Postgres(ctx)
+	db, err := st.MigratedPostgres(ctx)
 	if err != nil {
-		return err
-	}
-	if err := st.Migrate(ctx, db); err != nil {
 		return err
 	}
 	rd, err := st.Redis(ctx, "")

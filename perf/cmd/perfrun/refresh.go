@@ -77,11 +77,8 @@ func runRefresh(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	db, err := st.Postgres(ctx)
+	db, err := st.MigratedPostgres(ctx)
 	if err != nil {
-		return err
-	}
-	if err := st.Migrate(ctx, db); err != nil {
 		return err
 	}
 	rd, err := st.Redis(ctx, "")

@@ -303,6 +303,17 @@ func (s *Stack) Migrate(ctx context.Context, dbURL string) error {
 	return err
 }
 
+// MigratedPostgres creates a private database (Postgres) and applies
+// authd's migrations to it (Migrate): where every run that uses PostgreSQL
+// starts.
+func (s *Stack) MigratedPostgres(ctx context.Context) (string, error) {
+	db, err := s.Postgres(ctx)
+	if err != nil {
+		return "", err
+	}
+	return db, s.Migrate(ctx, db)
+}
+
 // Authd starts an instance on a free port with env, pinned to cpus when
 // set, and waits until /healthz answers.
 func (s *Stack) Authd(ctx context.Context, name, cpus string, env []string) (*Proc, error) {
