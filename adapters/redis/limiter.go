@@ -15,10 +15,12 @@ import (
 
 var _ ports.RateLimiter = (*RateLimiter)(nil)
 
-// hitScript counts one event and opens the window on the first: INCR and
-// PEXPIRE in one step, so two instances hitting a new key at once cannot
-// both see it as new, or leave it without an expiry. A key that somehow
-// has no expiry gets one too, rather than counting forever.
+// hitScript counts ARGV[2] events and opens the window (ARGV[1]
+// milliseconds) on the first: INCRBY and PEXPIRE in one step, so two
+// instances hitting a new key at once cannot both see it as new, or leave
+// it without an expiry. A key that somehow has no expiry gets one too,
+// rather than counting forever. RateLimiter counts one at a time;
+// BufferedLimiter sends what it counted in memory as one increment.
 //
 // rueidis retries it on a connection error (within the call's deadline).
 // A connection idle since Redis went away is only found dead when written
@@ -26,7 +28,7 @@ var _ ports.RateLimiter = (*RateLimiter)(nil)
 // the fallback. The price: a hit whose reply was lost after Redis counted
 // it is counted twice, which errs on the side of the limit.
 var hitScript = rueidis.NewLuaScriptRetryable(`
-local n = redis.call('INCR', KEYS[1])
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -72,13 +74,7 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, window time.Duration)
 	if window <= 0 {
 		return ports.Window{}, errors.New("redis limiter: window must be positive")
 	}
-	ms := int64((window + time.Millisecond - 1) / time.Millisecond)
-	var r rueidis.RedisResult
-	err := l.c.call(ctx, func(ctx context.Context) error {
-		r = hitScript.Exec(ctx, l.c.rdb, []string{l.prefix + key}, []string{strconv.FormatInt(ms, 10)})
-		return r.Error()
-	})
-	w, err := window2(r, err)
+	w, err := l.add(ctx, key, 1, ceilMillis(window))
 	if err == nil {
 		return w, nil
 	}
@@ -89,17 +85,80 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, window time.Duration)
 // Peek returns the key's window without counting. Errors come only from
 // the fallback.
 func (l *RateLimiter) Peek(ctx context.Context, key string) (ports.Window, error) {
-	var r rueidis.RedisResult
-	err := l.c.call(ctx, func(ctx context.Context) error {
-		r = peekScript.Exec(ctx, l.c.rdb, []string{l.prefix + key}, nil)
-		return r.Error()
-	})
-	w, err := window2(r, err)
+	w, err := l.peek(ctx, key)
 	if err == nil {
 		return w, nil
 	}
 	l.fallingBack(ctx, "peek", err)
 	return l.fallback.Peek(ctx, key)
+}
+
+// add counts n events on key in Redis, opening a window of ms
+// milliseconds if the key is new. It does not fall back.
+func (l *RateLimiter) add(ctx context.Context, key string, n, ms int64) (ports.Window, error) {
+	var r rueidis.RedisResult
+	err := l.c.call(ctx, func(ctx context.Context) error {
+		r = hitScript.Exec(ctx, l.c.rdb, []string{l.prefix + key}, hitArgs(n, ms))
+		return r.Error()
+	})
+	return window2(r, err)
+}
+
+// addMulti is add for several keys in one round trip. It fails as a whole
+// or answers per key.
+func (l *RateLimiter) addMulti(ctx context.Context, adds []pendingAdd) ([]ports.Window, []error, error) {
+	execs := make([]rueidis.LuaExec, len(adds))
+	for i, a := range adds {
+		execs[i] = rueidis.LuaExec{Keys: []string{l.prefix + a.key}, Args: hitArgs(a.n, a.ms)}
+	}
+	var rs []rueidis.RedisResult
+	err := l.c.call(ctx, func(ctx context.Context) error {
+		rs = hitScript.ExecMulti(ctx, l.c.rdb, execs...)
+		for _, r := range rs {
+			// A reply error is that key's; any other is the connection's,
+			// the same for every key.
+			if err := r.Error(); err != nil {
+				if _, isReply := rueidis.IsRedisErr(err); !isReply {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, errs := make([]ports.Window, len(rs)), make([]error, len(rs))
+	for i, r := range rs {
+		ws[i], errs[i] = window2(r, r.Error())
+	}
+	return ws, errs, nil
+}
+
+// pendingAdd is one key's share of an addMulti.
+type pendingAdd struct {
+	key   string
+	n, ms int64
+}
+
+// peek reads the key's window from Redis. It does not fall back.
+func (l *RateLimiter) peek(ctx context.Context, key string) (ports.Window, error) {
+	var r rueidis.RedisResult
+	err := l.c.call(ctx, func(ctx context.Context) error {
+		r = peekScript.Exec(ctx, l.c.rdb, []string{l.prefix + key}, nil)
+		return r.Error()
+	})
+	return window2(r, err)
+}
+
+func hitArgs(n, ms int64) []string {
+	return []string{strconv.FormatInt(ms, 10), strconv.FormatInt(n, 10)}
+}
+
+// ceilMillis is window in Redis' unit, rounded up so that no window is
+// shorter than asked.
+func ceilMillis(window time.Duration) int64 {
+	return int64((window + time.Millisecond - 1) / time.Millisecond)
 }
 
 // Fallbacks counts the calls answered by the fallback, for metrics.

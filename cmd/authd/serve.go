@@ -50,7 +50,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, getenv func(st
 	st.metrics.Version = version
 	metrics := prom.New(st.metrics)
 	handler := rest.NewServer(rest.Options{
-		App: st.svc, Limiter: st.limiter, IPRatePerMinute: cfg.RateLimit.IPPerMinute,
+		App: st.svc, Limiter: st.ipLimiter, IPRatePerMinute: cfg.RateLimit.IPPerMinute,
 		TrustedProxies: cfg.HTTP.TrustedProxies, CORSOrigins: cfg.HTTP.CORSOrigins,
 		Ready: st.ready, Logger: log, Version: version,
 		Observer: metrics, MetricsHandler: metrics.Handler(),

@@ -169,3 +169,50 @@ func TestRedisOutageServesFromTheDatabaseAndNeverAcceptsARevokedToken(t *testing
 		}
 	}
 }
+
+// AUTH_IP_RATE_PER_MINUTE holds across instances: a client alternating
+// between two instances gets the limit once, not once per instance, even
+// though each instance counts a client well under its limit in memory and
+// sends the counts to Redis in batches (redis.BufferedLimiter). Past the
+// limit both instances answer 429 with Retry-After.
+func TestTwoInstancesShareTheIPRateLimit(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	startOwnRedis(t, port)
+	const limit = 40 // a quarter of it, 10, is counted in memory per instance
+	env := map[string]string{
+		"AUTH_DATABASE_URL": postgresDatabase(t), "AUTH_REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", port),
+		"AUTH_JWT_SECRET": testSecret(t), "AUTH_IP_RATE_PER_MINUTE": strconv.Itoa(limit),
+	}
+	a := start(t, env)
+	env["AUTH_MIGRATE_ON_START"] = "false"
+	b := start(t, env)
+
+	admitted := 0
+	for i := 0; i < 2*limit; i++ {
+		inst := a
+		if i%2 == 1 {
+			inst = b
+		}
+		r := inst.do(t, "GET", "/auth/me", "", nil)
+		if r.Status == 429 {
+			break
+		}
+		expect(t, r, 401) // counted like any other /auth/ request
+		admitted++
+	}
+	// Every hit before the first 429 was counted in Redis by then, so at
+	// least the limit got through; the instances' unsent counts allow at
+	// most (2 − 1) × (10 − 1) more; per-instance limits would allow 80.
+	if admitted < limit || admitted > limit+9 {
+		t.Fatalf("%d requests admitted over two instances before a 429, want %d to %d", admitted, limit, limit+9)
+	}
+	for _, inst := range []*instance{a, b, a, b} {
+		r := inst.do(t, "GET", "/auth/me", "", nil)
+		expect(t, r, 429)
+		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+			t.Fatalf("Retry-After = %q, want 1-60 seconds", r.Header.Get("Retry-After"))
+		}
+	}
+	t.Logf("%d of %d requests admitted across two instances before the first 429", admitted, limit)
+}
