@@ -91,16 +91,17 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		v.Add("new_password", "must differ from the current password")
 		return v
 	}
-	limitKey := "password:" + string(p.User.ID)
-	if err := s.checkLoginLimit(ctx, limitKey); err != nil {
+	att, err := s.beginAttempt(ctx, "password:"+string(p.User.ID))
+	if err != nil {
 		return err
 	}
+	defer att.settle(ctx)
 	// p.User was read from the store by Authenticate for this request; a
 	// change landing since is caught by the check inside Update below.
 	u := p.User
 	switch err := s.Hasher.Compare(ctx, u.PasswordHash, domain.Password(current)); {
 	case errors.Is(err, domain.ErrInvalidCredentials):
-		s.loginFailed(ctx, limitKey, u.ID, "")
+		s.loginFailed(ctx, att, u.ID, "")
 		return domain.ErrWrongPassword
 	case err != nil:
 		return fmt.Errorf("change password: %w", err)

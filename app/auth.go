@@ -73,9 +73,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	email, err := domain.ParseEmail(in.Email)
 	pw := domain.Password(in.Password)
 	limitKey := "login:" + truncate(strings.ToLower(strings.TrimSpace(in.Email)), 254) + "|" + limitAddress(in.Client.IP)
-	if err := s.checkLoginLimit(ctx, limitKey); err != nil {
-		return Tokens{}, err
+	att, limitErr := s.beginAttempt(ctx, limitKey)
+	if limitErr != nil {
+		return Tokens{}, limitErr
 	}
+	defer att.settle(ctx)
 	// Every login path hashes (the unknown email against the dummy hash),
 	// so a hasher that will refuse can say so before the database is read.
 	if a, ok := s.Hasher.(admitter); ok {
@@ -93,7 +95,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	case errors.Is(err, domain.ErrNotFound), errors.As(err, &invalid):
 		err = s.Hasher.Compare(ctx, s.dummyHash, pw)
 		if err == nil || errors.Is(err, domain.ErrInvalidCredentials) {
-			s.loginFailed(ctx, limitKey, "", email)
+			s.loginFailed(ctx, att, "", email)
 			return Tokens{}, domain.ErrInvalidCredentials
 		}
 		return Tokens{}, fmt.Errorf("login: %w", err)
@@ -102,7 +104,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	}
 	if err := s.checkPassword(ctx, u, pw); err != nil {
 		if errors.Is(err, domain.ErrInvalidCredentials) {
-			s.loginFailed(ctx, limitKey, u.ID, email)
+			s.loginFailed(ctx, att, u.ID, email)
 			return Tokens{}, domain.ErrInvalidCredentials
 		}
 		return Tokens{}, fmt.Errorf("login: %w", err)
@@ -121,32 +123,57 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	return t, nil
 }
 
-func (s *Service) checkLoginLimit(ctx context.Context, key string) error {
+// attempt is one password check (a login, or the current password of a
+// change) counted against the failure limit before the password is
+// checked. Counting after a failure instead lets every guess of a burst
+// past a check that none of them has failed yet: with a limit of 10, 200
+// concurrent guesses all reached bcrypt. Only failures are meant to
+// count, so settle takes the hit back unless the attempt failed.
+type attempt struct {
+	s       *Service
+	key     string
+	counted bool
+	failed  bool
+}
+
+// beginAttempt counts an attempt on key. Past the limit (failures so far,
+// attempts in flight and this one) it returns a *domain.RetryError
+// wrapping domain.ErrRateLimited; the refused attempt stays counted.
+func (s *Service) beginAttempt(ctx context.Context, key string) (*attempt, error) {
+	a := &attempt{s: s, key: key}
 	if s.policy.LoginFailuresPerMinute <= 0 {
-		return nil
+		return a, nil
 	}
-	w, err := s.Limiter.Peek(ctx, key)
+	w, err := s.Limiter.Hit(ctx, key, time.Minute)
 	if err != nil {
 		// The limiter adapters fall back to process memory themselves; an
 		// error here means even that failed, and refusing every login would
 		// turn a limiter fault into an outage.
 		s.Logger.WarnContext(ctx, "login limiter unavailable", "err", err)
-		return nil
+		return a, nil
 	}
-	if w.Count >= int64(s.policy.LoginFailuresPerMinute) {
-		return &domain.RetryError{Err: domain.ErrRateLimited, RetryAfter: w.ResetIn}
+	if w.Count > int64(s.policy.LoginFailuresPerMinute) {
+		return nil, &domain.RetryError{Err: domain.ErrRateLimited, RetryAfter: w.ResetIn}
 	}
-	return nil
+	a.counted = true
+	return a, nil
 }
 
-func (s *Service) loginFailed(ctx context.Context, limitKey string, id domain.UserID, email domain.Email) {
-	s.Logger.InfoContext(ctx, "login failed", "user_id", id, "email", email)
-	if s.policy.LoginFailuresPerMinute <= 0 {
+// settle takes back the attempt's hit unless it failed: a success, an
+// inactive account or a refusal for load is no guess to count. It runs
+// even when the client has gone.
+func (a *attempt) settle(ctx context.Context) {
+	if !a.counted || a.failed {
 		return
 	}
-	if _, err := s.Limiter.Hit(ctx, limitKey, time.Minute); err != nil {
-		s.Logger.WarnContext(ctx, "login limiter unavailable", "err", err)
+	if err := a.s.Limiter.Undo(context.WithoutCancel(ctx), a.key); err != nil {
+		a.s.Logger.WarnContext(ctx, "login limiter unavailable", "err", err)
 	}
+}
+
+func (s *Service) loginFailed(ctx context.Context, a *attempt, id domain.UserID, email domain.Email) {
+	s.Logger.InfoContext(ctx, "login failed", "user_id", id, "email", email)
+	a.failed = true
 }
 
 // rehashLater replaces a hash made with weaker settings, after the answer

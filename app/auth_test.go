@@ -416,3 +416,98 @@ func TestLoginAsksABoundedHasherBeforeAnyOtherWork(t *testing.T) {
 		t.Error("a refused login still compared")
 	}
 }
+
+// gatedHasher holds every Compare until release is closed, so a test can
+// have many password checks in flight at once.
+type gatedHasher struct {
+	*fakeHasher
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *gatedHasher) Compare(ctx context.Context, hash domain.PasswordHash, pw domain.Password) error {
+	h.entered <- struct{}{}
+	<-h.release
+	return h.fakeHasher.Compare(ctx, hash, pw)
+}
+
+// A burst of guesses sent together gets no more password checks than the
+// limit allows: each is counted before its check, not after it fails.
+func TestLoginLimitHoldsAgainstABurstOfConcurrentGuesses(t *testing.T) {
+	const limit, burst = 10, 50
+	f := newFixture(t, policy)
+	f.register(t, "ada@example.com")
+	h := &gatedHasher{fakeHasher: f.hasher, entered: make(chan struct{}, burst), release: make(chan struct{})}
+	svc, err := app.New(context.Background(), app.Deps{
+		Users: f.users, Sessions: f.sessions, Hasher: h,
+		Tokens:  &fakeTokens{issued: map[string]domain.AccessClaims{}, clock: f.clock},
+		Limiter: memory.NewRateLimiter(f.clock), Clock: f.clock,
+	}, app.Policy{AccessTTL: time.Minute, RefreshTTL: time.Hour, LoginFailuresPerMinute: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	login := func(pw string) error {
+		_, err := svc.Login(context.Background(), app.LoginInput{Email: "ada@example.com", Password: pw, Client: app.Client{IP: "192.0.2.1"}})
+		return err
+	}
+	results := make(chan error, burst)
+	for range burst {
+		go func() { results <- login("wrongpass123") }()
+	}
+	// Wait until every guess is either inside a check or refused; only
+	// then may any check finish (and, before the fix, count a failure).
+	var refused, invalid int
+	for checking := 0; checking+refused < burst; {
+		select {
+		case <-h.entered:
+			checking++
+		case err := <-results:
+			if !errors.Is(err, domain.ErrRateLimited) {
+				t.Fatalf("a guess ended before any check finished: %v", err)
+			}
+			refused++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("stuck with %d checking and %d refused of %d", checking, refused, burst)
+		}
+	}
+	close(h.release)
+	for range burst - refused {
+		if err := <-results; !errors.Is(err, domain.ErrInvalidCredentials) {
+			t.Fatalf("a checked guess: %v, want ErrInvalidCredentials", err)
+		}
+		invalid++
+	}
+	if invalid != limit || refused != burst-limit {
+		t.Fatalf("%d guesses checked and %d refused, want %d and %d", invalid, refused, limit, burst-limit)
+	}
+	if err := login("strongpass123"); !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("the right password after %d failures: %v, want ErrRateLimited", limit, err)
+	}
+}
+
+// Only failures count: logging in again and again with the right password
+// never reaches the limit, and a success does not hide earlier failures.
+func TestLoginLimitCountsOnlyFailures(t *testing.T) {
+	f := newFixture(t, policy)
+	f.register(t, "ada@example.com")
+	for i := range 3 * policy.LoginFailuresPerMinute {
+		if _, err := f.login(t, "ada@example.com", "strongpass123"); err != nil {
+			t.Fatalf("successful login %d: %v", i+1, err)
+		}
+	}
+	for range policy.LoginFailuresPerMinute - 1 {
+		if _, err := f.login(t, "ada@example.com", "wrongpass123"); !errors.Is(err, domain.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.login(t, "ada@example.com", "strongpass123"); err != nil {
+		t.Fatalf("right password one failure under the limit: %v", err)
+	}
+	if _, err := f.login(t, "ada@example.com", "wrongpass123"); !errors.Is(err, domain.ErrInvalidCredentials) {
+		t.Fatal(err)
+	}
+	if _, err := f.login(t, "ada@example.com", "strongpass123"); !errors.Is(err, domain.ErrRateLimited) {
+		t.Fatalf("right password at the limit: %v, want ErrRateLimited", err)
+	}
+}

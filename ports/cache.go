@@ -29,6 +29,11 @@ type RateLimiter interface {
 	// Peek returns the key's current window without counting (zero when none
 	// is open).
 	Peek(ctx context.Context, key string) (Window, error)
+	// Undo takes back one hit of the key's current window: for an attempt
+	// counted before it was known whether it counts (a login, before its
+	// password is checked). The count never goes below zero, and a key
+	// without an open window is left without one.
+	Undo(ctx context.Context, key string) error
 }
 
 // Window is the state of one rate-limit key.

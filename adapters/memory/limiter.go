@@ -56,6 +56,17 @@ func (l *RateLimiter) Peek(_ context.Context, key string) (ports.Window, error) 
 	return ports.Window{Count: w.count, ResetIn: w.until.Sub(now)}, nil
 }
 
+func (l *RateLimiter) Undo(_ context.Context, key string) error {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w, ok := l.keys[key]; ok && now.Before(w.until) && w.count > 0 {
+		w.count--
+		l.keys[key] = w
+	}
+	return nil
+}
+
 func (l *RateLimiter) sweep(now time.Time, length time.Duration) {
 	if now.Before(l.sweepAt) {
 		return

@@ -201,6 +201,39 @@ func (l *BufferedLimiter) Peek(ctx context.Context, key string) (ports.Window, e
 	return ports.Window{Count: w.Count + e.pending, ResetIn: w.ResetIn}, nil
 }
 
+// Undo takes back one hit: one this instance still holds if it has any,
+// else one in Redis. Errors come only from the fallback.
+func (l *BufferedLimiter) Undo(ctx context.Context, key string) error {
+	l.mu.Lock()
+	e := l.keys[key]
+	if e != nil && !time.Now().Before(e.resetAt) {
+		e = nil
+	}
+	if e != nil && e.pending > 0 {
+		e.pending--
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	n, err := l.shared.undo(ctx, key)
+	switch {
+	case err != nil && e == nil:
+		l.shared.fallingBack(ctx, "undo", err)
+		return l.shared.fallback.Undo(ctx, key)
+	case err != nil:
+		// Redis keeps its count; this instance's view goes down by one.
+		l.shared.fallingBack(ctx, "undo", err)
+		l.mu.Lock()
+		e.synced = max(e.synced-1, 0)
+		l.mu.Unlock()
+	case e != nil:
+		l.mu.Lock()
+		e.synced = n
+		l.mu.Unlock()
+	}
+	return nil
+}
+
 // send marks what e holds as on its way to Redis and returns how many;
 // exact hits wait for a call that carries some (carrying). Call with mu
 // held and e not carrying.

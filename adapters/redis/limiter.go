@@ -48,6 +48,17 @@ if ttl < 0 then ttl = 0 end
 return {tonumber(n), ttl}
 `)
 
+// undoScript takes back one hit, never below zero, and never makes a key:
+// DECR on a missing key would leave -1 without an expiry. DECR keeps the
+// key's expiry.
+var undoScript = rueidis.NewLuaScript(`
+local n = redis.call('GET', KEYS[1])
+if n and tonumber(n) > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+`)
+
 // RateLimiter counts in Redis, so a limit holds across every instance.
 // While Redis cannot be reached it counts in fallback (process memory)
 // instead: limits then hold per instance, which is neither failing open
@@ -91,6 +102,30 @@ func (l *RateLimiter) Peek(ctx context.Context, key string) (ports.Window, error
 	}
 	l.fallingBack(ctx, "peek", err)
 	return l.fallback.Peek(ctx, key)
+}
+
+// Undo takes back one hit. Errors come only from the fallback, which takes
+// it back from its own count.
+func (l *RateLimiter) Undo(ctx context.Context, key string) error {
+	if _, err := l.undo(ctx, key); err != nil {
+		l.fallingBack(ctx, "undo", err)
+		return l.fallback.Undo(ctx, key)
+	}
+	return nil
+}
+
+// undo takes back one hit in Redis and returns the count left. It does not
+// fall back. Not retried: a lost reply would take back two.
+func (l *RateLimiter) undo(ctx context.Context, key string) (int64, error) {
+	var r rueidis.RedisResult
+	err := l.c.call(ctx, func(ctx context.Context) error {
+		r = undoScript.Exec(ctx, l.c.rdb, []string{l.prefix + key}, nil)
+		return r.Error()
+	})
+	if err != nil {
+		return 0, err
+	}
+	return r.AsInt64()
 }
 
 // add counts n events on key in Redis, opening a window of ms

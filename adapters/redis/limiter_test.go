@@ -99,6 +99,9 @@ func TestRateLimiterReturnsTheFallbacksError(t *testing.T) {
 	if _, err := l.Peek(t.Context(), "k"); !errors.Is(err, errFallback) {
 		t.Fatalf("Peek = %v, want the fallback's error", err)
 	}
+	if err := l.Undo(t.Context(), "k"); !errors.Is(err, errFallback) {
+		t.Fatalf("Undo = %v, want the fallback's error", err)
+	}
 }
 
 func TestRateLimiterRejectsANonPositiveWindow(t *testing.T) {
@@ -120,3 +123,5 @@ func (f failingLimiter) Hit(context.Context, string, time.Duration) (ports.Windo
 func (f failingLimiter) Peek(context.Context, string) (ports.Window, error) {
 	return ports.Window{}, f.err
 }
+
+func (f failingLimiter) Undo(context.Context, string) error { return f.err }

@@ -267,6 +267,10 @@ func (l *fakeLimiter) Peek(context.Context, string) (ports.Window, error) {
 	return ports.Window{}, errors.New("fakeLimiter: Peek not expected")
 }
 
+func (l *fakeLimiter) Undo(context.Context, string) error {
+	return errors.New("fakeLimiter: Undo not expected")
+}
+
 func (l *fakeLimiter) hits() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -54,6 +54,65 @@ func RateLimiter(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) 
 		}
 	})
 
+	run("UndoTakesBackOneHit", func(t *testing.T, l ports.RateLimiter) {
+		for range 3 {
+			mustHit(t, l, "k", minute)
+		}
+		mustUndo(t, l, "k")
+		if w := mustPeek(t, l, "k"); w.Count != 2 || w.ResetIn <= 0 || w.ResetIn > minute {
+			t.Fatalf("Peek after one Undo of three hits = %+v, want count 2 in the same window", w)
+		}
+		if w := mustHit(t, l, "k", minute); w.Count != 3 {
+			t.Fatalf("Hit after Undo = %+v, want count 3", w)
+		}
+		// Never below zero: more Undos than hits leave zero, and the next
+		// hit counts one.
+		for range 5 {
+			mustUndo(t, l, "k")
+		}
+		if w := mustPeek(t, l, "k"); w.Count != 0 {
+			t.Fatalf("Peek after more Undos than hits = %+v, want count 0", w)
+		}
+		if w := mustHit(t, l, "k", minute); w.Count != 1 {
+			t.Fatalf("Hit after the count reached zero = %+v, want count 1", w)
+		}
+		// Undo of a key that has no window opens none.
+		mustUndo(t, l, "other")
+		if w := mustPeek(t, l, "other"); w != (ports.Window{}) {
+			t.Fatalf("Peek after Undo of an unknown key = %+v, want the zero window", w)
+		}
+	})
+
+	run("ConcurrentHitsAndUndosBalance", func(t *testing.T, l ports.RateLimiter) {
+		// The reservation pattern: each of many concurrent attempts hits,
+		// then takes its hit back. Afterwards nothing is counted, and every
+		// attempt saw a count no higher than the attempts in flight.
+		const goroutines, each = 10, 10
+		mustHit(t, l, "k", minute) // one that stays
+		var wg sync.WaitGroup
+		for range goroutines {
+			wg.Go(func() {
+				for range each {
+					w, err := l.Hit(t.Context(), "k", minute)
+					if err != nil {
+						t.Errorf("Hit: %v", err)
+						return
+					}
+					if w.Count < 2 || w.Count > goroutines+1 {
+						t.Errorf("Hit count %d with at most %d attempts in flight", w.Count, goroutines)
+					}
+					if err := l.Undo(t.Context(), "k"); err != nil {
+						t.Errorf("Undo: %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if w := mustPeek(t, l, "k"); w.Count != 1 {
+			t.Fatalf("Peek after balanced hits and undos = %+v, want count 1", w)
+		}
+	})
+
 	run("KeysAreIndependent", func(t *testing.T, l ports.RateLimiter) {
 		keys := []string{"login:ada@example.com|10.0.0.1", "login:ada@example.com|10.0.0.2", "ip:10.0.0.1"}
 		for i, k := range keys {
@@ -128,6 +187,13 @@ func mustHit(t *testing.T, l ports.RateLimiter, key string, window time.Duration
 		t.Fatalf("Hit(%q): %v", key, err)
 	}
 	return w
+}
+
+func mustUndo(t *testing.T, l ports.RateLimiter, key string) {
+	t.Helper()
+	if err := l.Undo(t.Context(), key); err != nil {
+		t.Fatalf("Undo(%q): %v", key, err)
+	}
 }
 
 func mustPeek(t *testing.T, l ports.RateLimiter, key string) ports.Window {
