@@ -30,14 +30,19 @@ import (
 //   - An empty body, and well-formed JSON that is not an object (an array,
 //     a string, null), are 400: there are no fields to name in a 422.
 //   - Invalid UTF-8 is 400: encoding/json would silently turn it into
-//     U+FFFD, changing a password behind the client's back.
+//     U+FFFD, changing a password behind the client's back. So is an
+//     escaped half of a UTF-16 surrogate pair on its own ("\ud800"),
+//     which encoding/json decodes to U+FFFD just as silently: without
+//     this, "pass\ud800" and "pass\udfff" were the same password.
 
 var (
 	errUnsupportedType = echo.NewHTTPError(http.StatusUnsupportedMediaType,
 		"The request body must be JSON, sent as Content-Type: application/json.")
-	errEmptyBody   = echo.NewHTTPError(http.StatusBadRequest, "The request body is empty; a JSON object is expected.")
-	errNotJSON     = echo.NewHTTPError(http.StatusBadRequest, "The request body is not valid JSON.")
-	errNotUTF8     = echo.NewHTTPError(http.StatusBadRequest, "The request body is not valid UTF-8.")
+	errEmptyBody  = echo.NewHTTPError(http.StatusBadRequest, "The request body is empty; a JSON object is expected.")
+	errNotJSON    = echo.NewHTTPError(http.StatusBadRequest, "The request body is not valid JSON.")
+	errNotUTF8    = echo.NewHTTPError(http.StatusBadRequest, "The request body is not valid UTF-8.")
+	errLoneEscape = echo.NewHTTPError(http.StatusBadRequest,
+		"The request body escapes half of a UTF-16 surrogate pair (\\uD800-\\uDFFF) without the other half.")
 	errNotAnObject = echo.NewHTTPError(http.StatusBadRequest, "The request body must be a JSON object.")
 )
 
@@ -75,12 +80,62 @@ func readObject(c echo.Context) (*object, error) {
 		return nil, errNotJSON
 	case body[0] != '{':
 		return nil, errNotAnObject
+	case hasLoneSurrogate(body):
+		return nil, errLoneEscape
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(body, &members); err != nil {
 		return nil, errNotJSON
 	}
 	return &object{members: members, problems: &domain.ValidationError{}, order: new([]string)}, nil
+}
+
+// hasLoneSurrogate reports whether valid JSON text escapes a UTF-16
+// surrogate without its partner: a low half first, or a high half not
+// followed by an escaped low half. Valid JSON has backslashes only inside
+// strings and every \u takes four hex digits, so no string state is needed.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // \" \\ \n …: skip the escaped character
+			continue
+		}
+		r := hex4(b[i+2 : i+6])
+		i += 5
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+7 > len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+				return true
+			}
+			if lo := hex4(b[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits, which json.Valid has already checked.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // object is a JSON object being decoded. Problems are named by their JSON

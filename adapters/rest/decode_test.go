@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -67,6 +69,15 @@ func TestReadObjectTransport(t *testing.T) {
 		{name: "two objects", contentType: "application/json", body: `{} {}`, want: 400},
 		{name: "not JSON", contentType: "application/json", body: `name=Ada`, want: 400},
 		{name: "invalid UTF-8", contentType: "application/json", body: "{\"password\":\"pass\xffword\"}", want: 400},
+		{name: "escaped surrogate pair", contentType: "application/json", body: `{"password":"pass\ud83d\ude00word"}`},
+		{name: "escaped U+FFFD itself", contentType: "application/json", body: `{"password":"pass\ufffdword"}`},
+		{name: "escaped backslash before u", contentType: "application/json", body: `{"password":"pass\\ud800"}`},
+		{name: "lone high surrogate", contentType: "application/json", body: `{"password":"pass\ud800word"}`, want: 400},
+		{name: "lone high surrogate at the end", contentType: "application/json", body: `{"password":"pass\uD800"}`, want: 400},
+		{name: "lone low surrogate", contentType: "application/json", body: `{"password":"pass\udfffword"}`, want: 400},
+		{name: "high then non-surrogate escape", contentType: "application/json", body: `{"password":"pass\ud800\u0041"}`, want: 400},
+		{name: "two high halves", contentType: "application/json", body: `{"password":"\ud800\ud800"}`, want: 400},
+		{name: "lone surrogate in a key", contentType: "application/json", body: `{"pass\ud800":"x"}`, want: 400},
 		{name: "array", contentType: "application/json", body: `[{"a":1}]`, want: 400},
 		{name: "string", contentType: "application/json", body: `"a"`, want: 400},
 		{name: "null", contentType: "application/json", body: `null`, want: 400},
@@ -196,4 +207,24 @@ func TestObjectCheck(t *testing.T) {
 	if got := problemsOf(o.err()); got != want {
 		t.Errorf("problems:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// hasLoneSurrogate reads past the current byte; on any valid JSON it must
+// neither panic nor flag what encoding/json decodes losslessly: text that
+// json.Marshal wrote from valid UTF-8 never escapes a lone half.
+func FuzzHasLoneSurrogate(f *testing.F) {
+	for _, s := range []string{`{"a":"\ud800"}`, `{"a":"\ud83d\ude00"}`, `"\\u"`, `{"\u0041":"\\"}`, `["\udbff\udfff"]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if json.Valid(b) {
+			_ = hasLoneSurrogate(b)
+		}
+		if utf8.Valid(b) {
+			enc, _ := json.Marshal(string(b))
+			if hasLoneSurrogate(enc) {
+				t.Fatalf("flagged json.Marshal's own output %s", enc)
+			}
+		}
+	})
 }

@@ -135,6 +135,7 @@ func TestRegisterMalformedBodies(t *testing.T) {
 		{"trailing garbage", `{"name":"Ada Lovelace","email":"ada@example.com","password":"correct horse battery"} x`, nil, 400},
 		{"empty body", ``, nil, 400},
 		{"array", `[{"name":"Ada Lovelace"}]`, nil, 400},
+		{"lone surrogate escape in the password", `{"name":"Ada Lovelace","email":"ada@example.com","password":"correct horse\ud800"}`, nil, 400},
 		{"70 KiB", big, nil, 413},
 		{"70 KiB chunked", strings.NewReader(big), nil, 413},
 		{"text/plain", `{"name":"Ada Lovelace","email":"ada@example.com","password":"correct horse battery"}`,
