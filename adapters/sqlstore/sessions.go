@@ -119,6 +119,9 @@ func (s *SessionStore) Create(ctx context.Context, sess domain.Session, first do
 }
 
 func (s *SessionStore) ByID(ctx context.Context, id domain.SessionID) (domain.Session, error) {
+	if !storableKey(string(id)) {
+		return domain.Session{}, fmt.Errorf("sqlstore: session by id: %w", domain.ErrNotFound)
+	}
 	var row sessionRow
 	if err := s.db.gorm.WithContext(ctx).Where("id = ?", string(id)).Take(&row).Error; err != nil {
 		return domain.Session{}, fmt.Errorf("sqlstore: session by id: %w", sessionError(err))
@@ -134,6 +137,9 @@ func liveAt(tx *gorm.DB, now time.Time) *gorm.DB {
 }
 
 func (s *SessionStore) ListLive(ctx context.Context, user domain.UserID, now time.Time) ([]domain.Session, error) {
+	if !storableKey(string(user)) {
+		return []domain.Session{}, nil // no such user, so no sessions
+	}
 	var rows []sessionRow
 	err := liveAt(s.db.gorm.WithContext(ctx).Where("user_id = ?", string(user)), now).
 		Order("created_at DESC, id DESC").Find(&rows).Error
@@ -151,6 +157,9 @@ func (s *SessionStore) ListLive(ctx context.Context, user domain.UserID, now tim
 // concurrent revocations one sets revoked_at and the other changes nothing,
 // and the read that follows sees the committed result either way.
 func (s *SessionStore) Revoke(ctx context.Context, id domain.SessionID, now time.Time) (domain.Session, error) {
+	if !storableKey(string(id)) {
+		return domain.Session{}, fmt.Errorf("sqlstore: revoke session: %w", domain.ErrNotFound)
+	}
 	g := s.db.gorm.WithContext(ctx)
 	err := g.Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", string(id)).
 		Updates(map[string]any{"revoked_at": dbTime(now), "version": gorm.Expr("version + 1")}).Error
@@ -168,6 +177,12 @@ func (s *SessionStore) Revoke(ctx context.Context, id domain.SessionID, now time
 // ids it returns are exactly the ones it revoked: a concurrent call waits
 // for the lock and then no longer finds them live.
 func (s *SessionStore) RevokeAllOf(ctx context.Context, user domain.UserID, keep domain.SessionID, now time.Time) ([]domain.SessionID, error) {
+	if !storableKey(string(user)) {
+		return []domain.SessionID{}, nil // no such user, so nothing to revoke
+	}
+	if !storableKey(string(keep)) {
+		keep = "" // no session has it, so none is kept
+	}
 	var ids []string
 	err := s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		q := liveAt(s.db.forUpdate(tx).Model(&sessionRow{}).Where("user_id = ? AND id <> ?", string(user), string(keep)), now)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -120,6 +122,9 @@ func (s *UserStore) ByEmail(ctx context.Context, email domain.Email) (domain.Use
 }
 
 func (s *UserStore) ByID(ctx context.Context, id domain.UserID) (domain.User, error) {
+	if !storableKey(string(id)) {
+		return domain.User{}, fmt.Errorf("sqlstore: user by id: %w", domain.ErrNotFound)
+	}
 	var row userRow
 	if err := s.db.gorm.WithContext(ctx).Where("id = ?", string(id)).Take(&row).Error; err != nil {
 		return domain.User{}, fmt.Errorf("sqlstore: user by id: %w", userError(err))
@@ -132,6 +137,9 @@ func (s *UserStore) ByID(ctx context.Context, id domain.UserID) (domain.User, er
 // the store: on SQLite it would wait forever for the one connection this
 // transaction holds.
 func (s *UserStore) Update(ctx context.Context, id domain.UserID, fn func(*domain.User) error) (domain.User, error) {
+	if !storableKey(string(id)) {
+		return domain.User{}, fmt.Errorf("sqlstore: update user: %w", domain.ErrNotFound)
+	}
 	var (
 		fnErr error
 		saved domain.User
@@ -174,6 +182,9 @@ func (s *UserStore) Update(ctx context.Context, id domain.UserID, fn func(*domai
 // Delete removes the user; the database cascades to its sessions and their
 // tokens.
 func (s *UserStore) Delete(ctx context.Context, id domain.UserID) error {
+	if !storableKey(string(id)) {
+		return fmt.Errorf("sqlstore: delete user: %w", domain.ErrNotFound)
+	}
 	res := s.db.gorm.WithContext(ctx).Where("id = ?", string(id)).Delete(&userRow{})
 	if res.Error != nil {
 		return fmt.Errorf("sqlstore: delete user: %w", userError(res.Error))
@@ -182,6 +193,15 @@ func (s *UserStore) Delete(ctx context.Context, id domain.UserID) error {
 		return fmt.Errorf("sqlstore: delete user: %w", domain.ErrNotFound)
 	}
 	return nil
+}
+
+// storableKey reports whether a row could have s as its id. Ids reach the
+// stores from URLs (/admin/users/{id}, /users/me/sessions/{id}), and
+// PostgreSQL answers a text value holding a NUL byte or invalid UTF-8 with
+// an error (SQLSTATE 22021), not with "no such row": without this check
+// such a request was a 500 instead of a 404.
+func storableKey(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // userError translates what GORM reports (TranslateError is on) into the

@@ -232,3 +232,7 @@ func fmtAny(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// unstorableIDs are ids that no row can have but a URL can carry: a NUL
+// byte, invalid UTF-8, and both inside something shaped like a UUID.
+var unstorableIDs = []string{"\x00", "\xff", "0193f4c2-0000-7000-8000-\x00000000000", "0193f4c2-\xfe"}

@@ -134,6 +134,23 @@ func SessionStore(t *testing.T, newStores func(t *testing.T) (ports.SessionStore
 		assertSession(t, "returned by Revoke", got, want)
 	})
 
+	run("IDsNoRowCanHaveAreNotFound", func(t *testing.T, s ports.SessionStore, users ports.UserStore) {
+		createSession(t, s, mustCreateUser(t, users, "ada"), base)
+		for _, id := range unstorableIDs {
+			_, err := s.ByID(t.Context(), domain.SessionID(id))
+			assertIs(t, fmt.Sprintf("ByID(%q)", id), err, domain.ErrNotFound)
+			_, err = s.Revoke(t.Context(), domain.SessionID(id), base)
+			assertIs(t, fmt.Sprintf("Revoke(%q)", id), err, domain.ErrNotFound)
+			// As a user id: a user no row can have has no sessions.
+			if list, err := s.ListLive(t.Context(), domain.UserID(id), base); err != nil || len(list) != 0 {
+				t.Fatalf("ListLive(%q) = %v, %v; want none", id, list, err)
+			}
+			if ids, err := s.RevokeAllOf(t.Context(), domain.UserID(id), "", base); err != nil || len(ids) != 0 {
+				t.Fatalf("RevokeAllOf(%q) = %v, %v; want none", id, ids, err)
+			}
+		}
+	})
+
 	run("RevokeUnknown", func(t *testing.T, s ports.SessionStore, users ports.UserStore) {
 		createSession(t, s, mustCreateUser(t, users, "ada"), base)
 		_, err := s.Revoke(t.Context(), domain.SessionID(newID()), base)

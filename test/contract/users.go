@@ -78,6 +78,19 @@ func UserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 		assertIs(t, "ByID of an unknown id", err, domain.ErrNotFound)
 	})
 
+	// Ids come from URLs, so they may hold anything: an id no row can have
+	// is not found, whatever the database makes of its bytes.
+	run("IDsNoRowCanHaveAreNotFound", func(t *testing.T, s ports.UserStore) {
+		mustCreate(t, s, newUser(t, "other"))
+		for _, id := range unstorableIDs {
+			_, err := s.ByID(t.Context(), domain.UserID(id))
+			assertIs(t, fmt.Sprintf("ByID(%q)", id), err, domain.ErrNotFound)
+			_, err = s.Update(t.Context(), domain.UserID(id), func(*domain.User) error { return nil })
+			assertIs(t, fmt.Sprintf("Update(%q)", id), err, domain.ErrNotFound)
+			assertIs(t, fmt.Sprintf("Delete(%q)", id), s.Delete(t.Context(), domain.UserID(id)), domain.ErrNotFound)
+		}
+	})
+
 	run("ByEmailUnknown", func(t *testing.T, s ports.UserStore) {
 		mustCreate(t, s, newUser(t, "other"))
 		_, err := s.ByEmail(t.Context(), newEmail(t, "nobody"))

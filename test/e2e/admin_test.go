@@ -45,4 +45,13 @@ func TestCreateAdminCommandThenAdminAPI(t *testing.T) {
 	me := inst.do(t, "GET", "/auth/me", member.access, nil).json(t)
 	expect(t, inst.do(t, "PATCH", "/admin/users/"+me["id"].(string), admin.access, map[string]any{"is_active": false}), 200)
 	expect(t, inst.do(t, "GET", "/auth/me", member.access, nil), 401)
+
+	// Ids come from the URL: one PostgreSQL cannot even compare (a NUL
+	// byte, invalid UTF-8) is a 404 like any unknown id, never a 500.
+	for _, id := range []string{"%00", "%FF", "0193f4c2-%00"} {
+		expect(t, inst.do(t, "GET", "/admin/users/"+id, admin.access, nil), 404)
+		expect(t, inst.do(t, "PATCH", "/admin/users/"+id, admin.access, map[string]any{"is_active": false}), 404)
+		expect(t, inst.do(t, "DELETE", "/admin/users/"+id, admin.access, nil), 404)
+		expect(t, inst.do(t, "DELETE", "/users/me/sessions/"+id, admin.access, nil), 404)
+	}
 }
