@@ -110,7 +110,17 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
+	// The other sessions are revoked before the password changes: if any
+	// step fails, the old password is still the one in force and the
+	// change can be made again. The other way round, a failed revocation
+	// after the change left a thief's session alive, and the retry failed
+	// on the current password it named, now wrong. Revoking again after the
+	// change catches a session opened with the old password meanwhile.
 	now := s.Clock.Now()
+	revoked, err := s.Sessions.RevokeAllOf(ctx, u.ID, p.Session.ID, now)
+	if err != nil {
+		return fmt.Errorf("change password: revoke other sessions: %w", err)
+	}
 	if _, err := s.Users.Update(ctx, u.ID, func(cur *domain.User) error {
 		// A concurrent change that landed after our check wins; this one
 		// must be retried against the password now in force.
@@ -123,11 +133,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return fmt.Errorf("change password: %w", err)
 	}
 	s.forgetCredentials(u.ID)
-	revoked, err := s.Sessions.RevokeAllOf(ctx, u.ID, p.Session.ID, now)
+	late, err := s.Sessions.RevokeAllOf(ctx, u.ID, p.Session.ID, s.Clock.Now())
 	if err != nil {
-		return fmt.Errorf("change password: revoke other sessions: %w", err)
+		s.Logger.ErrorContext(ctx, "password changed and older sessions revoked, but not those opened during the change",
+			"user_id", u.ID, "sessions_revoked", len(revoked), "err", err)
+		return fmt.Errorf("change password: revoke sessions opened during the change: %w", err)
 	}
-	s.Logger.InfoContext(ctx, "password changed", "user_id", u.ID, "sessions_revoked", len(revoked))
+	s.Logger.InfoContext(ctx, "password changed", "user_id", u.ID, "sessions_revoked", len(revoked)+len(late))
 	return nil
 }
 

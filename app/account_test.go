@@ -3,10 +3,14 @@ package app_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/authd/authd/adapters/memory"
 	"github.com/authd/authd/app"
 	"github.com/authd/authd/domain"
+	"github.com/authd/authd/ports"
 )
 
 func (f *fixture) principal(t *testing.T, email string) (app.Principal, app.Tokens) {
@@ -179,5 +183,82 @@ func TestAdminDeactivateAndDelete(t *testing.T) {
 	}
 	if _, err := f.login(t, "grace@example.com", "gracepass123"); err != nil {
 		t.Errorf("promoted admin's new password: %v", err)
+	}
+}
+
+// flakySessions and flakyUsers fail one call when told to, so a test can
+// break a password change at each step.
+type flakySessions struct {
+	ports.SessionStore
+	failRevokeAll atomic.Bool
+}
+
+func (s *flakySessions) RevokeAllOf(ctx context.Context, user domain.UserID, keep domain.SessionID, now time.Time) ([]domain.SessionID, error) {
+	if s.failRevokeAll.Swap(false) {
+		return nil, errors.New("database unreachable")
+	}
+	return s.SessionStore.RevokeAllOf(ctx, user, keep, now)
+}
+
+type flakyUsers struct {
+	ports.UserStore
+	failUpdate atomic.Bool
+}
+
+func (s *flakyUsers) Update(ctx context.Context, id domain.UserID, fn func(*domain.User) error) (domain.User, error) {
+	if s.failUpdate.Swap(false) {
+		return domain.User{}, errors.New("database unreachable")
+	}
+	return s.UserStore.Update(ctx, id, fn)
+}
+
+// A password change that fails at any step leaves the old password in
+// force, so the same request can simply be sent again; whatever it got
+// to revoke stays revoked.
+func TestChangePasswordThatFailsCanBeRetried(t *testing.T) {
+	ctx := context.Background()
+	for _, step := range []string{"revoking", "storing the password"} {
+		t.Run(step, func(t *testing.T) {
+			f := newFixture(t, policy)
+			sessions := &flakySessions{SessionStore: f.sessions}
+			users := &flakyUsers{UserStore: f.users}
+			svc, err := app.New(ctx, app.Deps{
+				Users: users, Sessions: sessions, Hasher: f.hasher,
+				Tokens:  &fakeTokens{issued: map[string]domain.AccessClaims{}, clock: f.clock},
+				Limiter: memory.NewRateLimiter(f.clock), Clock: f.clock,
+			}, policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(svc.Close)
+			f.svc = svc
+			f.register(t, "ada@example.com")
+			p, _ := f.principal(t, "ada@example.com")
+			_, thief := f.principal(t, "ada@example.com")
+
+			if step == "revoking" {
+				sessions.failRevokeAll.Store(true)
+			} else {
+				users.failUpdate.Store(true)
+			}
+			if err := svc.ChangePassword(ctx, p, "strongpass123", "newpass4567"); err == nil {
+				t.Fatal("the change succeeded with a step failing")
+			}
+			if _, err := f.login(t, "ada@example.com", "strongpass123"); err != nil {
+				t.Fatalf("old password after the failed change: %v, want it still in force", err)
+			}
+			if _, err := svc.Authenticate(ctx, string(thief.Access)); step == "storing the password" && !errors.Is(err, domain.ErrUnauthenticated) {
+				t.Fatalf("other session after a change that got past revoking: %v, want revoked", err)
+			}
+			if err := svc.ChangePassword(ctx, p, "strongpass123", "newpass4567"); err != nil {
+				t.Fatalf("the same change sent again: %v", err)
+			}
+			if _, err := svc.Authenticate(ctx, string(thief.Access)); !errors.Is(err, domain.ErrUnauthenticated) {
+				t.Fatalf("other session after the retried change: %v, want revoked", err)
+			}
+			if _, err := f.login(t, "ada@example.com", "newpass4567"); err != nil {
+				t.Fatalf("new password: %v", err)
+			}
+		})
 	}
 }
