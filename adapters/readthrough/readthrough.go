@@ -29,8 +29,12 @@
 //   - Every entry has a TTL (Options.TTL), so even a repair that never
 //     happens (the process died) leaves a stale entry for at most that long.
 //
-// Other instances that can still reach Redis during such a cut serve the
-// old row until the repair lands: keep the TTL of session entries short.
+// Other instances that can still reach Redis during such a cut would serve
+// the old row until the repair lands. On PostgreSQL they do not: the
+// database announces every user change and session revocation itself
+// (sqlstore.DB.Watch), and Changed queues the key on every instance, which
+// then reads it from the store until the stored row is back in the cache.
+// The same covers instances with no shared cache at all.
 package readthrough
 
 import (
@@ -96,6 +100,7 @@ type repairJob struct {
 	reload   reloadFunc
 	giveUpAt time.Time
 	seq      uint64 // identifies this failure; a newer one replaces it
+	heard    bool   // queued by changed, not by a failed write
 }
 
 func newLayer(cache ports.Cache, o Options, kind string) *layer {
@@ -163,8 +168,14 @@ func (l *layer) write(ctx context.Context, key string, version int64, value []by
 }
 
 // repair queues key to be reloaded from the store and put again, until the
-// cache takes it or any entry older than now has expired.
-func (l *layer) repair(key string, reload reloadFunc) {
+// cache takes it or any entry older than now has expired. Until then this
+// instance reads key from the store.
+func (l *layer) repair(key string, reload reloadFunc) { l.queueRepair(key, reload, false) }
+
+// changed is repair for a change another process made in the store.
+func (l *layer) changed(key string, reload reloadFunc) { l.queueRepair(key, reload, true) }
+
+func (l *layer) queueRepair(key string, reload reloadFunc, heard bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, queued := l.repairs[key]; !queued && len(l.repairs) >= maxRepairs {
@@ -175,7 +186,7 @@ func (l *layer) repair(key string, reload reloadFunc) {
 	l.seq++
 	// Entries put before now expire within one TTL; a fill racing this
 	// write may have put one a moment later, hence the margin.
-	l.repairs[key] = repairJob{reload: reload, giveUpAt: time.Now().Add(2 * l.ttl), seq: l.seq}
+	l.repairs[key] = repairJob{reload: reload, giveUpAt: time.Now().Add(2 * l.ttl), seq: l.seq, heard: heard}
 	l.queued.Store(int64(len(l.repairs)))
 	if !l.running {
 		l.running = true
@@ -198,7 +209,7 @@ func (l *layer) repairing(key string) bool {
 // repairLoop runs while the queue holds anything.
 func (l *layer) repairLoop() {
 	delay := repairFirstDelay
-	repaired := 0
+	repaired := 0 // after failed writes; changes heard from the store are routine
 	for {
 		time.Sleep(delay)
 		l.mu.Lock()
@@ -218,7 +229,9 @@ func (l *layer) repairLoop() {
 			err := l.repairOne(key, j)
 			if err == nil {
 				l.done(key, j.seq)
-				repaired++
+				if !j.heard {
+					repaired++
+				}
 				progress = true
 				continue
 			}
@@ -231,7 +244,9 @@ func (l *layer) repairLoop() {
 		if len(l.repairs) == 0 {
 			l.running = false
 			l.mu.Unlock()
-			l.log.Info("cache entries repaired", "kind", l.kind, "count", repaired)
+			if repaired > 0 {
+				l.log.Info("cache entries repaired", "kind", l.kind, "count", repaired)
+			}
 			return
 		}
 		l.mu.Unlock()

@@ -556,3 +556,57 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// A change another process made in the store, which this cache never saw
+// (its writer could not reach the cache, or caches are per instance), is
+// served from the store from the moment Changed is called, and then from
+// the cache again once the stored row is back in it.
+func TestChangedReadsPastAStaleEntryAndRefillsIt(t *testing.T) {
+	ctx := t.Context()
+	cache := newCache()
+	innerUsers, innerSessions := memory.NewUserStore(), memory.NewSessionStore()
+	o := Options{TTL: time.Minute, Logger: testLogger(t)}
+	users, sessions := NewUserStore(innerUsers, cache, o), NewSessionStore(innerSessions, cache, o)
+	u := newUser("ada")
+	mustNoErr(t, users.Create(ctx, u))
+	sess, tok := newSession(u.ID, time.Now())
+	mustNoErr(t, sessions.Create(ctx, sess, tok))
+	// Warm: both rows are now cached.
+	assertRevoked(t, sessions, sess.ID, false)
+	if _, err := users.ByID(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another instance writes to the store directly.
+	_, err := innerSessions.Revoke(ctx, sess.ID, time.Now())
+	mustNoErr(t, err)
+	_, err = innerUsers.Update(ctx, u.ID, func(u *domain.User) error { u.IsActive = false; return nil })
+	mustNoErr(t, err)
+	assertRevoked(t, sessions, sess.ID, false) // stale: nothing told this cache
+	if got, _ := users.ByID(ctx, u.ID); !got.IsActive {
+		t.Fatal("the cache saw a write that bypassed it; the test shows nothing")
+	}
+
+	sessions.Changed(sess.ID)
+	users.Changed(u.ID)
+	assertRevoked(t, sessions, sess.ID, true) // at once, before any repair ran
+	if got, _ := users.ByID(ctx, u.ID); got.IsActive {
+		t.Fatal("user read after Changed is still the cached active one")
+	}
+	waitFor(t, "the repairs", func() bool { return sessions.PendingRepairs() == 0 && users.PendingRepairs() == 0 })
+	// The cache itself now holds the stored rows, for every reader of it.
+	b, ok, err := cache.Get(ctx, sessionKey(sess.ID))
+	if err != nil || !ok {
+		t.Fatalf("cache Get after the repair: %v, %v", ok, err)
+	}
+	if s, _, err := decodeSession(b); err != nil || s.RevokedAt == nil {
+		t.Fatalf("cached session after the repair = %+v, %v; want the revoked row", s, err)
+	}
+
+	// A deleted user comes back as not found.
+	mustNoErr(t, innerUsers.Delete(ctx, u.ID))
+	users.Changed(u.ID)
+	if _, err := users.ByID(ctx, u.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("ByID after Changed of a deleted user = %v, want ErrNotFound", err)
+	}
+}

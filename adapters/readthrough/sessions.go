@@ -151,6 +151,15 @@ func (s *SessionStore) Exchange(ctx context.Context, hash domain.TokenHash, fn p
 	return sess, nil
 }
 
+// Changed says that another process changed session id in the store
+// (sqlstore.DB.Watch hears it from the database): this instance reads it
+// from the store until the stored row is back in the cache, where every
+// instance then finds it. It covers the instance that made the change
+// being unable to write it to the cache.
+func (s *SessionStore) Changed(id domain.SessionID) {
+	s.l.changed(sessionKey(id), s.reload(id))
+}
+
 // PendingRepairs is how many keys wait to be put again after a failed
 // cache write, for metrics: above zero, the cache was failing writes.
 func (s *SessionStore) PendingRepairs() int { return s.l.pendingRepairs() }

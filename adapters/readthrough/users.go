@@ -130,6 +130,12 @@ func (s *UserStore) Delete(ctx context.Context, id domain.UserID) error {
 	return err
 }
 
+// Changed says that another process changed or deleted user id in the
+// store; see SessionStore.Changed.
+func (s *UserStore) Changed(id domain.UserID) {
+	s.l.changed(userKey(id), s.reload(id))
+}
+
 // PendingRepairs is how many keys wait to be put again after a failed
 // cache write, for metrics: above zero, the cache was failing writes.
 func (s *UserStore) PendingRepairs() int { return s.l.pendingRepairs() }

@@ -54,6 +54,7 @@ type DB struct {
 	gorm    *gorm.DB
 	sql     *sql.DB
 	dialect string
+	url     string // for Watch's connection of its own (PostgreSQL)
 	log     *slog.Logger
 }
 
@@ -127,6 +128,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 	}
 	db := &DB{gorm: g, sql: sqlDB, dialect: dialect, log: log}
+	if dialect == DialectPostgres {
+		db.url = opts.URL
+	}
 	if err := db.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/authd/authd/adapters/sqlstore"
 	"github.com/authd/authd/app"
 	"github.com/authd/authd/config"
+	"github.com/authd/authd/domain"
 	"github.com/authd/authd/ports"
 )
 
@@ -157,6 +158,25 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		cachedUsers := readthrough.NewUserStore(users, cache, cacheOpts)
 		cachedSessions := readthrough.NewSessionStore(sessions, cache, cacheOpts)
 		users, sessions = cachedUsers, cachedSessions
+		// A change another instance made reaches this one through the
+		// cache, unless that instance could not write it there (cut off
+		// from Redis) or there is no shared cache (in-process caches on
+		// one PostgreSQL). PostgreSQL announces the changes authentication
+		// depends on itself, and each one is read past the cache here.
+		if db.Dialect() == sqlstore.DialectPostgres {
+			stop, err := db.Watch(ctx, func(c sqlstore.Change) {
+				switch c.Kind {
+				case sqlstore.ChangedUser:
+					cachedUsers.Changed(domain.UserID(c.ID))
+				case sqlstore.ChangedSession:
+					cachedSessions.Changed(domain.SessionID(c.ID))
+				}
+			})
+			if err != nil {
+				return nil, fmt.Errorf("watch the database for changes: %w", err)
+			}
+			st.closers = append(st.closers, stop)
+		}
 		st.metrics.Cache, st.metrics.LocalCache = cacheStats, localStats
 		st.metrics.PendingRepairs = map[string]func() int{
 			"users": cachedUsers.PendingRepairs, "sessions": cachedSessions.PendingRepairs,

@@ -216,3 +216,61 @@ func TestTwoInstancesShareTheIPRateLimit(t *testing.T) {
 	}
 	t.Logf("%d of %d requests admitted across two instances before the first 429", admitted, limit)
 }
+
+// A logout, a deactivation or a profile change reaches every instance even
+// when the cache cannot carry it: here each instance has a Redis of its
+// own (as when one is cut off from the shared Redis), so only PostgreSQL,
+// which announces those changes itself, can tell the other.
+func TestChangesReachAnInstanceTheCacheCannotTell(t *testing.T) {
+	t.Parallel()
+	db := postgresDatabase(t)
+	secret := testSecret(t)
+	var insts []*instance
+	for i := range 2 {
+		port := freePort(t)
+		startOwnRedis(t, port)
+		env := map[string]string{
+			"AUTH_DATABASE_URL": db, "AUTH_REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", port),
+			"AUTH_JWT_SECRET": secret,
+		}
+		if i > 0 {
+			env["AUTH_MIGRATE_ON_START"] = "false"
+		}
+		insts = append(insts, start(t, env))
+	}
+	assertChangesReachTheOther(t, insts[0], insts[1])
+}
+
+// Several instances on one PostgreSQL with no Redis at all each cache in
+// their own memory; the database's announcements keep them right.
+func TestChangesReachAnInstanceWithoutAnySharedCache(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"AUTH_DATABASE_URL": postgresDatabase(t), "AUTH_JWT_SECRET": testSecret(t)}
+	a := start(t, env)
+	env["AUTH_MIGRATE_ON_START"] = "false"
+	b := start(t, env)
+	assertChangesReachTheOther(t, a, b)
+}
+
+// assertChangesReachTheOther changes things through a that b has cached,
+// and requires b to follow within eventually's bound (the cache TTL, which
+// is all b would otherwise have, is a minute).
+func assertChangesReachTheOther(t *testing.T, a, b *instance) {
+	t.Helper()
+	tok := a.registerAndLogin(t, uniqueEmail(t))
+	for range 3 { // b now holds the session and the user in its cache
+		expect(t, b.do(t, "GET", "/auth/me", tok.access, nil), 200)
+	}
+	expect(t, a.do(t, "PATCH", "/users/me", tok.access, map[string]any{"name": "Grace Hopper"}), 200)
+	eventually(t, "b serves the new name", func() bool {
+		return b.do(t, "GET", "/auth/me", tok.access, nil).json(t)["name"] == "Grace Hopper"
+	})
+	expect(t, a.do(t, "POST", "/auth/logout", tok.access, nil), 204)
+	took := eventually(t, "b rejects the logged-out token", func() bool {
+		return b.do(t, "GET", "/auth/me", tok.access, nil).Status == 401
+	})
+	for range 5 {
+		expect(t, b.do(t, "GET", "/auth/me", tok.access, nil), 401)
+	}
+	t.Logf("the logout reached the other instance within %v", took)
+}
