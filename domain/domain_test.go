@@ -47,6 +47,11 @@ func TestParseName(t *testing.T) {
 		{"Ada Lovelace", true}, {"  Al  ", true}, {"Zoë", true},
 		{"A", false}, {"   ", false}, {" A ", false}, {strings.Repeat("é", 100), true},
 		{strings.Repeat("é", 101), false}, {"Ada\u0007", false}, {"\xff\xfe", false},
+		// Blank for all its length; and text that reorders itself.
+		{"\u200b\u200b", false}, {" \u200b\u2060\u200b ", false}, {"\u0301\u0301", false},
+		{"\u202enimda", false}, {"Ada \u2066Lovelace\u2069", false},
+		// Format characters that real names and emoji use.
+		{"\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", true}, {"Ada \U0001F469\u200d\U0001F4BB", true},
 	} {
 		if _, err := domain.ParseName(c.in); c.ok != (err == nil) {
 			t.Errorf("ParseName(%q) = %v, want ok=%v", c.in, err, c.ok)

@@ -91,7 +91,8 @@ func (e Email) Masked() string {
 // LogValue keeps full addresses out of logs.
 func (e Email) LogValue() slog.Value { return slog.StringValue(e.Masked()) }
 
-// ParseName trims and checks a display name (2–100 characters).
+// ParseName trims and checks a display name (2–100 characters, at least
+// one of them visible).
 func ParseName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	v := &ValidationError{}
@@ -101,10 +102,15 @@ func ParseName(s string) (string, error) {
 		v.Add("name", "must be valid UTF-8")
 	case hasControl(s):
 		v.Add("name", "must not contain control characters")
+	case hasBidiControl(s):
+		v.Add("name", "must not contain bidirectional override or isolate characters")
 	case n < 2:
 		v.Add("name", "must be at least 2 characters")
 	case n > 100:
 		v.Add("name", "must be at most 100 characters")
+	case !hasVisible(s):
+		// Two zero-width spaces are two characters, and blank.
+		v.Add("name", "must not be blank")
 	}
 	return s, v.Err()
 }
@@ -125,6 +131,8 @@ func ValidateProfileField(field string, value *string) error {
 			v.Add(field, "must be valid UTF-8")
 		case hasControl(*value):
 			v.Add(field, "must not contain control characters")
+		case hasBidiControl(*value):
+			v.Add(field, "must not contain bidirectional override or isolate characters")
 		case utf8.RuneCountInString(*value) > limit:
 			v.Add(field, "must be at most "+strconv.Itoa(limit)+" characters")
 		}
@@ -140,6 +148,31 @@ func (p Profile) Validate() error {
 	v.Merge("", ValidateProfileField("phone_number", p.PhoneNumber))
 	v.Merge("", ValidateProfileField("address", p.Address))
 	return v.Err()
+}
+
+// hasBidiControl reports the characters that reorder the text around them
+// (U+202A–U+202E, U+2066–U+2069): in a name shown to others, "‮nimda"
+// displays as "admin". Other format characters stay allowed: the
+// zero-width non-joiner is part of how Persian is written, and the
+// zero-width joiner of many emoji.
+func hasBidiControl(s string) bool {
+	for _, r := range s {
+		if (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasVisible reports whether s has a letter, digit, punctuation mark or
+// symbol: something that shows.
+func hasVisible(s string) bool {
+	for _, r := range s {
+		if unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasControl(s string) bool {
