@@ -119,6 +119,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, fmt.Errorf("login: %w", err)
 	}
+	if err := s.stillActive(ctx, u.ID, t.SessionID); err != nil {
+		return Tokens{}, err
+	}
 	s.Logger.InfoContext(ctx, "login", "user_id", u.ID, "session_id", t.SessionID)
 	return t, nil
 }
@@ -210,6 +213,28 @@ var errRehashStale = errors.New("password changed since login")
 // capacity (adapters/hashpool): it can tell, before any other work, that a
 // hash asked for now would be refused.
 type admitter interface{ Admit() error }
+
+// stillActive reads the account again after a login made session sid. A
+// deactivation landing while the password was checked revokes every
+// session but one made after it, which a later reactivation would bring
+// back to life; looking again after making the session closes that gap,
+// whichever order the two land in. A session it refuses is revoked.
+func (s *Service) stillActive(ctx context.Context, id domain.UserID, sid domain.SessionID) error {
+	u, err := s.Users.ByID(ctx, id)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return domain.ErrInvalidCredentials // deleted meanwhile, its sessions with it
+	case err == nil && u.IsActive:
+		return nil
+	}
+	if _, rerr := s.Sessions.Revoke(context.WithoutCancel(ctx), sid, s.Clock.Now()); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("login: recheck account: %w", err)
+	}
+	return domain.ErrAccountInactive
+}
 
 func (s *Service) openSession(ctx context.Context, u domain.User, c Client) (Tokens, error) {
 	now := s.Clock.Now()

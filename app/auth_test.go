@@ -511,3 +511,42 @@ func TestLoginLimitCountsOnlyFailures(t *testing.T) {
 		t.Fatalf("right password at the limit: %v, want ErrRateLimited", err)
 	}
 }
+
+// An account deactivated while a login's password check runs gets no
+// session out of that login: deactivation revokes the sessions that exist,
+// and the login looks at the account again after making its own.
+func TestLoginRacingADeactivationLeavesNoLiveSession(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, policy)
+	u := f.register(t, "ada@example.com")
+	h := &gatedHasher{fakeHasher: f.hasher, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	svc, err := app.New(ctx, app.Deps{
+		Users: f.users, Sessions: f.sessions, Hasher: h,
+		Tokens:  &fakeTokens{issued: map[string]domain.AccessClaims{}, clock: f.clock},
+		Limiter: memory.NewRateLimiter(f.clock), Clock: f.clock,
+	}, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.Login(ctx, app.LoginInput{Email: "ada@example.com", Password: "strongpass123", Client: app.Client{IP: "192.0.2.1"}})
+		done <- err
+	}()
+	<-h.entered // the password is being checked; the account was read as active
+	// What deactivation does (app.Service.UpdateUser): store it, revoke all.
+	if _, err := f.users.Update(ctx, u.ID, func(u *domain.User) error { u.IsActive = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sessions.RevokeAllOf(ctx, u.ID, "", f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	close(h.release)
+	if err := <-done; !errors.Is(err, domain.ErrAccountInactive) {
+		t.Fatalf("login racing a deactivation: %v, want ErrAccountInactive", err)
+	}
+	if live, err := f.sessions.ListLive(ctx, u.ID, f.clock.Now()); err != nil || len(live) != 0 {
+		t.Fatalf("live sessions after the race = %d (%v), want none", len(live), err)
+	}
+}
