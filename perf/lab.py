@@ -144,10 +144,13 @@ class Lab:
         full = dict(os.environ)
         full.update({
             "AUTH_HTTP_ADDR": f"127.0.0.1:{port}", "AUTH_LOG_LEVEL": "warn",
-            # The workload logs in from one address far more than a person
-            # would; the limits are tested elsewhere, here they would only
-            # turn the measurement into a 429 count.
-            "AUTH_IP_RATE_PER_MINUTE": "0", "AUTH_LOGIN_RATE_PER_MINUTE": "0",
+            # Both limits run as shipped, so their cost is measured: every
+            # /auth/ request is counted against the per-address limit, set
+            # out of reach because every simulated user is 127.0.0.1, and
+            # every login against the failed-login limit (the default 10;
+            # the workload's logins use the right password, so each one is
+            # counted and taken back).
+            "AUTH_IP_RATE_PER_MINUTE": "1000000000",
         })
         full.update(env)
         p = self.spawn("authd", [os.path.join(BIN, "authd")], env=full, logname=f"authd-{port}")
