@@ -101,6 +101,16 @@ func (c *Cache) Put(_ context.Context, key string, version int64, value []byte, 
 	return nil
 }
 
+// Clear drops every entry, for when the cache may hold rows changed
+// unheard (sqlstore.ChangedUnknown). Like eviction it forgets versions, so
+// the same caveat holds, bounded by the TTL.
+func (c *Cache) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	c.lru.Init()
+}
+
 // Stats returns the counters so far.
 func (c *Cache) Stats() CacheStats {
 	c.mu.Lock()

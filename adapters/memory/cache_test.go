@@ -93,3 +93,26 @@ func TestCacheCountsHitsAndMisses(t *testing.T) {
 		t.Fatalf("Stats = %+v, want 2 hits and 1 miss", s)
 	}
 }
+
+// Clear drops everything, versions included, and the cache stays usable.
+func TestCacheClearDropsEveryEntry(t *testing.T) {
+	c := memory.NewCache(10, ports.ClockFunc(time.Now))
+	for _, k := range []string{"a", "b", "c"} {
+		if err := c.Put(t.Context(), k, 5, []byte(k), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Clear()
+	if s := c.Stats(); s.Entries != 0 {
+		t.Fatalf("after Clear, Stats = %+v, want no entries", s)
+	}
+	if _, ok, _ := c.Get(t.Context(), "a"); ok {
+		t.Fatal("a survived Clear")
+	}
+	if err := c.Put(t.Context(), "a", 1, []byte("older"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := c.Get(t.Context(), "a"); !ok || string(v) != "older" {
+		t.Fatalf("Get after Clear and Put = %q, %v; want the new value", v, ok)
+	}
+}

@@ -9,6 +9,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -47,6 +48,10 @@ type Options struct {
 	// Logger receives migration progress; nil discards it. SQL is never
 	// logged.
 	Logger *slog.Logger
+	// WatchProbeEvery is how long Watch's connection may be silent before
+	// a query is sent down it to prove it alive; zero means
+	// DefaultWatchProbeEvery.
+	WatchProbeEvery time.Duration
 }
 
 // DB is an open database. It is safe for concurrent use.
@@ -56,6 +61,8 @@ type DB struct {
 	dialect string
 	url     string // for Watch's connection of its own (PostgreSQL)
 	log     *slog.Logger
+
+	probeEvery time.Duration // Watch's; see Options.WatchProbeEvery
 }
 
 // Open connects to the database named by opts.URL and checks that it
@@ -127,7 +134,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
 		}
 	}
-	db := &DB{gorm: g, sql: sqlDB, dialect: dialect, log: log}
+	db := &DB{gorm: g, sql: sqlDB, dialect: dialect, log: log, probeEvery: cmp.Or(opts.WatchProbeEvery, DefaultWatchProbeEvery)}
 	if dialect == DialectPostgres {
 		db.url = opts.URL
 	}

@@ -117,24 +117,24 @@ func TestWatchHearsWhatAuthenticationDependsOn(t *testing.T) {
 }
 
 // Schemas sharing a database share the channel; each hears its own only.
+// Theirs commits first, under another id, so hearing ours next proves
+// theirs was dropped.
 func TestWatchHearsItsOwnSchemaOnly(t *testing.T) {
 	ours, theirs := sqlstoretest.NewDB(t, sqlstore.DialectPostgres), sqlstoretest.NewDB(t, sqlstore.DialectPostgres)
 	got := watchChanges(t, ours)
-	for _, db := range []*sqlstore.DB{theirs, ours} {
-		users := sqlstore.NewUserStore(db)
-		if err := users.Create(t.Context(), testUser("u1", "ada@example.com")); err != nil {
+	for _, w := range []struct {
+		db *sqlstore.DB
+		id domain.UserID
+	}{{theirs, "their-user"}, {ours, "our-user"}} {
+		users := sqlstore.NewUserStore(w.db)
+		if err := users.Create(t.Context(), testUser(string(w.id), "ada@example.com")); err != nil {
 			t.Fatal(err)
 		}
-		if err := users.Delete(t.Context(), "u1"); err != nil {
+		if err := users.Delete(t.Context(), w.id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	expectChange(t, got, "user", "u1") // ours; theirs came first and was not heard
-	select {
-	case c := <-got:
-		t.Fatalf("heard a second change %+v, want only our schema's", c)
-	default:
-	}
+	expectChange(t, got, "user", "our-user")
 }
 
 func TestWatchNeedsPostgres(t *testing.T) {
@@ -144,18 +144,17 @@ func TestWatchNeedsPostgres(t *testing.T) {
 	}
 }
 
-// When the listening connection dies (a PostgreSQL restart, a failover, an
-// idle-connection killer), Watch reconnects by itself and hears changes
-// again, and says in the log that it was away.
-func TestWatchReconnectsAfterItsConnectionDies(t *testing.T) {
+// openWatched opens the schema's database with opts, migrated, and returns
+// it with the schema's name and a connection to the database outside it.
+func openWatched(t *testing.T, opts sqlstore.Options) (*sqlstore.DB, string, *sql.DB) {
+	t.Helper()
 	dbURL := sqlstoretest.PostgresSchemaURL(t)
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema := u.Query().Get("search_path")
-	logs := &syncBuffer{}
-	db, err := sqlstore.Open(t.Context(), sqlstore.Options{URL: dbURL, MaxOpenConns: 2, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	opts.URL, opts.MaxOpenConns = dbURL, 2
+	db, err := sqlstore.Open(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,42 +162,57 @@ func TestWatchReconnectsAfterItsConnectionDies(t *testing.T) {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got := watchChanges(t, db)
-
 	admin, err := sql.Open("pgx", sqlstoretest.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = admin.Close() })
-	watchers := func() (pids []int) {
-		t.Helper()
-		rows, err := admin.QueryContext(t.Context(), "SELECT pid FROM pg_stat_activity WHERE application_name = $1", "authd watch "+schema)
-		if err != nil {
+	return db, u.Query().Get("search_path"), admin
+}
+
+// watchers returns the pids of schema's watch connections, and the last
+// query each sent.
+func watchers(t *testing.T, admin *sql.DB, schema string) (pids []int, queries []string) {
+	t.Helper()
+	rows, err := admin.QueryContext(t.Context(), "SELECT pid, query FROM pg_stat_activity WHERE application_name = $1", "authd watch "+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		var query string
+		if err := rows.Scan(&pid, &query); err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var pid int
-			if err := rows.Scan(&pid); err != nil {
-				t.Fatal(err)
-			}
-			pids = append(pids, pid)
-		}
-		return pids
+		pids, queries = append(pids, pid), append(queries, query)
 	}
-	before := watchers()
+	return pids, queries
+}
+
+// When the listening connection dies (a PostgreSQL restart, a failover, an
+// idle-connection killer), Watch reconnects by itself and hears changes
+// again, says in the log that it was away, and tells fn that anything may
+// have changed meanwhile.
+func TestWatchReconnectsAfterItsConnectionDies(t *testing.T) {
+	logs := &syncBuffer{}
+	db, schema, admin := openWatched(t, sqlstore.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	got := watchChanges(t, db)
+
+	before, _ := watchers(t, admin, schema)
 	if len(before) != 1 {
 		t.Fatalf("%d watch connections for the schema, want 1", len(before))
 	}
 	if _, err := admin.ExecContext(t.Context(), "SELECT pg_terminate_backend($1)", before[0]); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for pids := watchers(); len(pids) != 1 || pids[0] == before[0]; pids = watchers() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no new watch connection within 10s (have %v, killed %d)", pids, before[0])
-		}
-		time.Sleep(20 * time.Millisecond)
+	if c := next(t, got); c != (sqlstore.Change{Kind: sqlstore.ChangedUnknown}) {
+		t.Fatalf("first heard after the connection died: %+v, want ChangedUnknown", c)
+	}
+	// ChangedUnknown comes once the new connection listens, so the change
+	// below, committed after it, must be heard.
+	if pids, _ := watchers(t, admin, schema); len(pids) != 1 || pids[0] == before[0] {
+		t.Fatalf("watch connections %v after reconnecting (killed %d), want one new one", pids, before[0])
 	}
 
 	users := sqlstore.NewUserStore(db)
@@ -214,6 +228,36 @@ func TestWatchReconnectsAfterItsConnectionDies(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
 	}
+}
+
+// A silent listening connection is probed with a query, so a peer that
+// vanished is noticed and an idle-connection killer sees traffic; the
+// timed-out waits in between leave the connection listening.
+func TestWatchProbesASilentConnection(t *testing.T) {
+	db, schema, admin := openWatched(t, sqlstore.Options{WatchProbeEvery: 20 * time.Millisecond})
+	got := watchChanges(t, db)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, queries := watchers(t, admin, schema)
+		if len(pids) != 1 {
+			t.Fatalf("%d watch connections for the schema, want 1", len(pids))
+		}
+		if queries[0] == "SELECT 1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watch connection's last query is still %q after 10s, want the probe", queries[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	users := sqlstore.NewUserStore(db)
+	if err := users.Create(t.Context(), testUser("u1", "ada@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Delete(t.Context(), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, got, "user", "u1")
 }
 
 type syncBuffer struct {

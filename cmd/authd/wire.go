@@ -100,6 +100,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 	// carries the shared rate limits then.
 	var (
 		cache   ports.Cache
+		mcache  *memory.Cache     // the cache, when it is process memory
 		limiter ports.RateLimiter = memory.NewRateLimiter(clock)
 		// In process memory both limits are exact and cost no round trip.
 		ipLimiter = limiter
@@ -136,7 +137,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		}
 	} else {
 		// About 1 KiB an entry (a JSON user or session and its key).
-		mcache := memory.NewCache(cfg.Cache.SizeMB<<10, clock)
+		mcache = memory.NewCache(cfg.Cache.SizeMB<<10, clock)
 		cache = mcache
 		cacheStats = func() prom.CacheStats {
 			s := mcache.Stats()
@@ -163,6 +164,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		// from Redis) or there is no shared cache (in-process caches on
 		// one PostgreSQL). PostgreSQL announces the changes authentication
 		// depends on itself, and each one is read past the cache here.
+		// After a gap in hearing it, an in-process cache may hold anything
+		// stale and is dropped; Redis' copies are kept coherent by Redis.
 		if db.Dialect() == sqlstore.DialectPostgres {
 			stop, err := db.Watch(ctx, func(c sqlstore.Change) {
 				switch c.Kind {
@@ -170,6 +173,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 					cachedUsers.Changed(domain.UserID(c.ID))
 				case sqlstore.ChangedSession:
 					cachedSessions.Changed(domain.SessionID(c.ID))
+				case sqlstore.ChangedUnknown:
+					if mcache != nil {
+						mcache.Clear()
+					}
 				}
 			})
 			if err != nil {
