@@ -54,6 +54,9 @@ type Options struct {
 	// stale entry can outlive a lost write. Default DefaultTTL.
 	TTL    time.Duration
 	Logger *slog.Logger
+	// Clock tells the session decorator when a cached session has expired
+	// (see SessionStore.ByID). Default the system clock.
+	Clock ports.Clock
 }
 
 // DefaultTTL is the TTL when Options leave it zero.
@@ -85,6 +88,7 @@ type layer struct {
 	cache ports.Cache
 	ttl   time.Duration
 	log   *slog.Logger
+	clock ports.Clock
 	kind  string // "user" or "session", for log lines
 
 	readWarn, writeWarn throttle
@@ -110,7 +114,10 @@ func newLayer(cache ports.Cache, o Options, kind string) *layer {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &layer{cache: cache, ttl: o.TTL, log: o.Logger, kind: kind, repairs: map[string]repairJob{}}
+	if o.Clock == nil {
+		o.Clock = ports.ClockFunc(time.Now)
+	}
+	return &layer{cache: cache, ttl: o.TTL, log: o.Logger, clock: o.Clock, kind: kind, repairs: map[string]repairJob{}}
 }
 
 type lookup int

@@ -610,3 +610,40 @@ func TestChangedReadsPastAStaleEntryAndRefillsIt(t *testing.T) {
 		t.Fatalf("ByID after Changed of a deleted user = %v, want ErrNotFound", err)
 	}
 }
+
+// A refresh on one instance slides the session's expiry without telling
+// the others (rotations are silent). Once the expiry another instance
+// cached has passed, that instance reads the session again rather than
+// refusing a session the store says is live.
+func TestCachedSessionPastItsExpiryIsReadAgain(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	clock := memory.NewManualClock(now)
+	inner := memory.NewSessionStore()
+	here := NewSessionStore(inner, newCache(), Options{Clock: clock})
+	there := NewSessionStore(inner, newCache(), Options{Clock: clock})
+	sess, tok := newSession("u1", now)
+	mustNoErr(t, here.Create(t.Context(), sess, tok))
+	if _, err := here.ByID(t.Context(), sess.ID); err != nil { // cached here
+		t.Fatal(err)
+	}
+	slid := sess.ExpiresAt.Add(time.Hour)
+	if _, err := there.Exchange(t.Context(), tok.Hash, func(s *domain.Session, _ *domain.RefreshToken) (*domain.RefreshToken, error) {
+		s.ExpiresAt, s.LastUsedAt = slid, now
+		next := domain.NewRefreshSecret()
+		return &domain.RefreshToken{Hash: next.Hash(), IssuedAt: now, ExpiresAt: slid}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour) // past the expiry cached here
+	got, err := here.ByID(t.Context(), sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.ExpiresAt.Equal(slid) || !got.Live(clock.Now()) {
+		t.Fatalf("session read here expires at %v (live %v), want the slid %v", got.ExpiresAt, got.Live(clock.Now()), slid)
+	}
+	clock.Advance(2 * time.Hour) // past the slid expiry too: expired is expired
+	if got, err := here.ByID(t.Context(), sess.ID); err != nil || got.Live(clock.Now()) {
+		t.Fatalf("ByID after the slid expiry = %+v, %v; want the expired session", got, err)
+	}
+}

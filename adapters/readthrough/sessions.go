@@ -54,7 +54,11 @@ func (s *SessionStore) Create(ctx context.Context, sess domain.Session, first do
 	return s.inner.Create(ctx, sess, first)
 }
 
-// ByID answers from the cache when it can.
+// ByID answers from the cache when it can. A cached session that looks
+// expired is read from the store again: a refresh slides a session's
+// expiry, and rotations are not announced to other instances
+// (sqlstore.DB.Watch), so their cached copy of a session refreshed near
+// its end can hold the old expiry. Only a session that ends is read twice.
 func (s *SessionStore) ByID(ctx context.Context, id domain.SessionID) (domain.Session, error) {
 	key := sessionKey(id)
 	b, st := s.l.get(ctx, key)
@@ -64,11 +68,14 @@ func (s *SessionStore) ByID(ctx context.Context, id domain.SessionID) (domain.Se
 		switch {
 		case err == nil && !found:
 			return domain.Session{}, domain.ErrNotFound
+		case err == nil && sess.ID == id && sess.RevokedAt == nil && !s.l.clock.Now().Before(sess.ExpiresAt):
+			st = miss
 		case err == nil && sess.ID == id:
 			return sess, nil
+		default:
+			s.l.readWarn.warn(ctx, s.l.log, "unreadable cache entry; reading the store", "key", key, "err", err)
+			st = bypass
 		}
-		s.l.readWarn.warn(ctx, s.l.log, "unreadable cache entry; reading the store", "key", key, "err", err)
-		st = bypass
 	}
 	sess, err := s.inner.ByID(ctx, id)
 	if err == nil && st == miss {

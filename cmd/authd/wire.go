@@ -155,7 +155,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, migrate boo
 		sessions ports.SessionStore = sqlstore.NewSessionStore(db)
 	)
 	if cfg.Cache.TTL > 0 {
-		cacheOpts := readthrough.Options{TTL: cfg.Cache.TTL, Logger: log}
+		cacheOpts := readthrough.Options{TTL: cfg.Cache.TTL, Logger: log, Clock: clock}
 		cachedUsers := readthrough.NewUserStore(users, cache, cacheOpts)
 		cachedSessions := readthrough.NewSessionStore(sessions, cache, cacheOpts)
 		users, sessions = cachedUsers, cachedSessions
