@@ -23,8 +23,15 @@ var _ ports.RateLimiter = (*BufferedLimiter)(nil)
 // Near the limit, the decision is made on the count of every instance.
 //
 // What that trades, and what it does not:
-//   - On one instance the count is exact: every hit is counted here at
-//     once, whether or not it has reached Redis yet.
+//   - On one instance the count is exact while it runs: every hit is
+//     counted here at once, whether or not it has reached Redis yet. A
+//     window this process opens starts at zero even if Redis holds hits of
+//     a process before it (a restart) or of this one's past MaxKeys, so
+//     then a client gets at most ExactFrom − 1 more, until its first
+//     exact hit learns Redis' count.
+//   - A batch Redis answered too late for (a timeout after Redis applied
+//     it) is sent again, so a slow Redis can count it twice: clients are
+//     then refused early, never let through more.
 //   - With several instances, the count one instance sees lacks what the
 //     others hold unsent: hits of their last FlushEvery, and fewer than
 //     ExactFrom of a key each, since an instance sends what it holds with
@@ -159,11 +166,12 @@ func (l *BufferedLimiter) Hit(ctx context.Context, key string, window time.Durat
 // only from the fallback.
 func (l *BufferedLimiter) Peek(ctx context.Context, key string) (ports.Window, error) {
 	l.mu.Lock()
-	now := time.Now()
 	e := l.keys[key]
 	for e != nil && e.carrying {
 		l.cond.Wait()
+		e = l.keys[key]
 	}
+	now := time.Now()
 	if e != nil && !now.Before(e.resetAt) {
 		e = nil // its window is over
 	}
@@ -206,6 +214,11 @@ func (l *BufferedLimiter) Peek(ctx context.Context, key string) (ports.Window, e
 func (l *BufferedLimiter) Undo(ctx context.Context, key string) error {
 	l.mu.Lock()
 	e := l.keys[key]
+	// A hit on its way to Redis may not be there yet to take back.
+	for e != nil && e.carrying {
+		l.cond.Wait()
+		e = l.keys[key]
+	}
 	if e != nil && !time.Now().Before(e.resetAt) {
 		e = nil
 	}

@@ -25,8 +25,9 @@ var _ ports.RateLimiter = (*RateLimiter)(nil)
 // rueidis retries it on a connection error (within the call's deadline).
 // A connection idle since Redis went away is only found dead when written
 // to, and without the retry the first hit after Redis returns would land in
-// the fallback. The price: a hit whose reply was lost after Redis counted
-// it is counted twice, which errs on the side of the limit.
+// the fallback. The price: an increment whose reply was lost after Redis
+// counted it is counted twice (a single hit here, a whole batch for
+// BufferedLimiter), which errs on the side of the limit.
 var hitScript = rueidis.NewLuaScriptRetryable(`
 local n = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
