@@ -110,12 +110,15 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	// The other sessions are revoked before the password changes: if any
-	// step fails, the old password is still the one in force and the
-	// change can be made again. The other way round, a failed revocation
-	// after the change left a thief's session alive, and the retry failed
-	// on the current password it named, now wrong. Revoking again after the
-	// change catches a session opened with the old password meanwhile.
+	// The other sessions are revoked before the password changes: if that
+	// or the change fails, the old password is still the one in force and
+	// the same request can be sent again. The other way round, a failed
+	// revocation after the change left a thief's session alive, and the
+	// retry failed on the current password it named, now wrong. Revoking
+	// again after the change catches a session opened with the old
+	// password meanwhile; if only that fails, the new password is in force
+	// and the answer is an error all the same, since a session may be left
+	// that the caller believes gone (GET /users/me/sessions lists it).
 	now := s.Clock.Now()
 	revoked, err := s.Sessions.RevokeAllOf(ctx, u.ID, p.Session.ID, now)
 	if err != nil {
