@@ -51,7 +51,9 @@ type Sources struct {
 	// cache keys wait to be written again after a failed cache write.
 	PendingRepairs map[string]func() int
 	// LimiterFallbacks reads how many rate-limit calls were answered from
-	// process memory because the shared limiter (Redis) failed.
+	// process memory because the shared limiter (Redis) failed, and how
+	// many batched flushes of counts Redis failed to take (they stay in
+	// memory and are sent again).
 	LimiterFallbacks func() int64
 }
 
@@ -166,7 +168,7 @@ func New(src Sources) *Metrics {
 	if src.LimiterFallbacks != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "authd_ratelimit_fallbacks_total",
-			Help: "Rate-limit calls counted in process memory because Redis failed; above zero, limits were per instance.",
+			Help: "Rate-limit calls counted in process memory, and batches of counts kept there, because Redis failed; above zero, limits were per instance for a while.",
 		}, func() float64 { return float64(src.LimiterFallbacks()) }))
 	}
 
