@@ -365,6 +365,29 @@ def read_stats(prefix):
     return rows, failures
 
 
+def steady_rate(prefix, users):
+    """Requests/s from the second every user was running to the end, read
+    from Locust's per-second history, and how many seconds that was; None
+    if the run never had them all. Spawning at 10/s takes 30 s of a 60 s
+    run at 300 users, so the whole run's rate is not what the users offer
+    when they are all there."""
+    try:
+        with open(prefix + "_stats_history.csv") as f:
+            rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"]
+    except OSError:
+        return None
+    full = [r for r in rows if int(r["User Count"] or 0) >= users]
+    if len(full) < 2:
+        return None
+    t0, t1 = int(full[0]["Timestamp"]), int(full[-1]["Timestamp"])
+    n = int(full[-1]["Total Request Count"]) - int(full[0]["Total Request Count"])
+    return (n / (t1 - t0), t1 - t0) if t1 > t0 else None
+
+
+def fmt_steady(st, rps_offered):
+    return f"{st[0]:.1f} RPS ({100 * st[0] / rps_offered:.0f}%, {st[1]} s)" if st else "–"
+
+
 def fmt_ms(v):
     v = float(v)
     return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
@@ -393,6 +416,9 @@ def report(res, rows, failures, users, spawn, duration, mode, desc, ceiling=None
              f"{rps_offered:.0f} requests/s, {hashes_offered:.0f} bcrypt hashes/s.", "",
              summary_table(rows), "",
              f"- throughput: {got:.1f} RPS = {100 * got / rps_offered:.0f}% of what the users offer",
+             (f"- with all {users} users running (the last {st[1]} s): {st[0]:.1f} RPS = "
+              f"{100 * st[0] / rps_offered:.0f}% of what they offer" if (st := steady_rate(res["prefix"], users))
+              else f"- all {users} users were never running at once"),
              f"- authd CPU: {res['authd_cores_avg']:.2f} cores on average, {res['authd_cores_max']:.2f} at peak; "
              f"peak resident memory {res['authd_peak_rss_mib']:.0f} MiB",
              f"- Locust CPU: {res['locust_cores_avg']:.2f} cores on average, {res['locust_cores_max']:.2f} at peak"]
@@ -471,8 +497,9 @@ def cmd_phases(args):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
     outdir = os.path.join(PERF, "results", "locust", f"{stamp}-phases-{args.users}u")
     modes = args.modes.split(",") if args.modes else PHASES
-    table = ["| phase | configuration | users | throughput | avg | p95 | `/auth/me` p95 | failures | authd CPU | authd peak RSS | Locust CPU (peak) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rps_offered, _ = offered(args.users)
+    table = ["| phase | configuration | users | throughput | all users running (÷ offered, for) | avg | p95 | `/auth/me` p95 | failures | authd CPU | authd peak RSS | Locust CPU (peak) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     details = []
     for mode in modes:
         lab = Lab()
@@ -486,6 +513,7 @@ def cmd_phases(args):
         agg, me = rows.get("Aggregated", {}), rows.get("/auth/me", {})
         n = int(agg.get("Request Count", 0))
         table.append(f"| {mode} | {desc} | {args.users} | {float(agg.get('Requests/s', 0)):.1f} RPS | "
+                     f"{fmt_steady(steady_rate(res['prefix'], args.users), rps_offered)} | "
                      f"{fmt_ms(agg.get('Average Response Time', 0))} | {fmt_ms(agg.get('95%', 0))} | "
                      f"{fmt_ms(me.get('95%', 0))} | {100 * int(agg.get('Failure Count', 0)) / max(n, 1):.2f}% | "
                      f"{res['authd_cores_avg']:.2f} cores | {res['authd_peak_rss_mib']:.0f} MiB | "
