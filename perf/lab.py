@@ -350,6 +350,7 @@ def run_locust(lab, url, users, spawn, duration, outdir, label, client="requests
         "locust_cores_avg": (sum(s[2] for s in samples) / len(samples)) if samples else 0,
         "locust_cores_max": max((s[2] for s in samples), default=0),
         "authd_peak_rss_mib": rss, "samples": samples, "hashing": hashing_rates(samples),
+        "steady": steady_rate(prefix, users),
     }
 
 
@@ -385,7 +386,8 @@ def steady_rate(prefix, users):
 
 
 def fmt_steady(st, rps_offered):
-    return f"{st[0]:.1f} RPS ({100 * st[0] / rps_offered:.0f}%, {st[1]} s)" if st else "–"
+    """"171.2 RPS (99% of what the users offer, 111 s)", or "–"."""
+    return f"{st[0]:.1f} RPS ({100 * st[0] / rps_offered:.0f}% of what the users offer, {st[1]} s)" if st else "–"
 
 
 def fmt_ms(v):
@@ -416,9 +418,8 @@ def report(res, rows, failures, users, spawn, duration, mode, desc, ceiling=None
              f"{rps_offered:.0f} requests/s, {hashes_offered:.0f} bcrypt hashes/s.", "",
              summary_table(rows), "",
              f"- throughput: {got:.1f} RPS = {100 * got / rps_offered:.0f}% of what the users offer",
-             (f"- with all {users} users running (the last {st[1]} s): {st[0]:.1f} RPS = "
-              f"{100 * st[0] / rps_offered:.0f}% of what they offer" if (st := steady_rate(res["prefix"], users))
-              else f"- all {users} users were never running at once"),
+             f"- with all {users} users running: {fmt_steady(res['steady'], rps_offered)}" if res["steady"]
+             else f"- all {users} users were never running at once",
              f"- authd CPU: {res['authd_cores_avg']:.2f} cores on average, {res['authd_cores_max']:.2f} at peak; "
              f"peak resident memory {res['authd_peak_rss_mib']:.0f} MiB",
              f"- Locust CPU: {res['locust_cores_avg']:.2f} cores on average, {res['locust_cores_max']:.2f} at peak"]
@@ -498,7 +499,7 @@ def cmd_phases(args):
     outdir = os.path.join(PERF, "results", "locust", f"{stamp}-phases-{args.users}u")
     modes = args.modes.split(",") if args.modes else PHASES
     rps_offered, _ = offered(args.users)
-    table = ["| phase | configuration | users | throughput | all users running (÷ offered, for) | avg | p95 | `/auth/me` p95 | failures | authd CPU | authd peak RSS | Locust CPU (peak) |",
+    table = ["| phase | configuration | users | throughput | all users running | avg | p95 | `/auth/me` p95 | failures | authd CPU | authd peak RSS | Locust CPU (peak) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     details = []
     for mode in modes:
@@ -513,7 +514,7 @@ def cmd_phases(args):
         agg, me = rows.get("Aggregated", {}), rows.get("/auth/me", {})
         n = int(agg.get("Request Count", 0))
         table.append(f"| {mode} | {desc} | {args.users} | {float(agg.get('Requests/s', 0)):.1f} RPS | "
-                     f"{fmt_steady(steady_rate(res['prefix'], args.users), rps_offered)} | "
+                     f"{fmt_steady(res['steady'], rps_offered)} | "
                      f"{fmt_ms(agg.get('Average Response Time', 0))} | {fmt_ms(agg.get('95%', 0))} | "
                      f"{fmt_ms(me.get('95%', 0))} | {100 * int(agg.get('Failure Count', 0)) / max(n, 1):.2f}% | "
                      f"{res['authd_cores_avg']:.2f} cores | {res['authd_peak_rss_mib']:.0f} MiB | "

@@ -33,10 +33,11 @@ const (
 )
 
 // DefaultWatchProbeEvery is how long the listening connection may sit
-// silent before Watch sends a query down it (Options.WatchProbeEvery). A peer that vanished without a word (a
-// failover, a cut cable) is otherwise noticed only by TCP keepalive,
-// minutes later; the query also keeps an idle-connection killer between
-// here and PostgreSQL from taking the connection for an idle one.
+// silent before Watch sends a query down it (Options.WatchProbeEvery). A
+// peer that vanished without a word (a failover, a cut cable) is otherwise
+// noticed only by TCP keepalive, minutes later; the query also keeps an
+// idle-connection killer between here and PostgreSQL from taking the
+// connection for an idle one.
 const DefaultWatchProbeEvery = 30 * time.Second
 
 // changesChannel is the channel the migration's triggers notify.
@@ -50,11 +51,10 @@ const changesChannel = "authd_changed"
 // PostgreSQL itself or a pooler in session mode (LISTEN means nothing
 // through a transaction-mode pooler). When that connection breaks, or
 // stops answering the query sent down it after a silence
-// (Options.WatchProbeEvery),
-// Watch reconnects with a backoff, logs it, and calls fn with a
-// ChangedUnknown Change: what was committed while it was away is lost to
-// it. The error is for the first connection only (and ErrWatchUnsupported
-// on SQLite).
+// (Options.WatchProbeEvery), Watch reconnects with a backoff, logs it, and
+// calls fn with a ChangedUnknown Change: what was committed while it was
+// away is lost to it. The error is for the first connection only (and
+// ErrWatchUnsupported on SQLite).
 func (db *DB) Watch(ctx context.Context, fn func(Change)) (stop func(), err error) {
 	if db.dialect != DialectPostgres {
 		return nil, ErrWatchUnsupported
